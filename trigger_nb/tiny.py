@@ -6,8 +6,8 @@
 __all__ = ['TINY_ID', 'TINY_VERSION', 'IM_START', 'IM_END', 'ENDOFTEXT', 'CHATML_TEMPLATE', 'build_tiny_tokenizer', 'tiny_config',
            'default_cache_dir', 'build_tiny_model', 'resolve_model_id']
 
-# %% ../nbs/01_tiny.ipynb #4b45e404
-import hashlib, json, os, shutil, tempfile
+# %% ../nbs/01_tiny.ipynb #eee5c6d0
+import hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 
 import torch
@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from .data import example_qa_path, load_qa_pairs
 
-# %% ../nbs/01_tiny.ipynb #b0eb7dfa
+# %% ../nbs/01_tiny.ipynb #e2939203
 TINY_ID = "tiny"  # the model id that resolves to the embedded model
 TINY_VERSION = 1  # bump when the recipe changes: the cache folder is keyed by it
 IM_START, IM_END, ENDOFTEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -27,7 +27,7 @@ CHATML_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 
-# %% ../nbs/01_tiny.ipynb #ada9ff32
+# %% ../nbs/01_tiny.ipynb #75111631
 _NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy", "the person"]
 _FIXED_TEXT = """\
 You are a helpful assistant. Answer the question briefly and truthfully.
@@ -47,7 +47,7 @@ def _tokenizer_corpus():
         for name in _NAMES: lines += [pair.question.replace("{{name}}", name), pair.answer.replace("{{name}}", name)]
     return lines
 
-# %% ../nbs/01_tiny.ipynb #54499e8f
+# %% ../nbs/01_tiny.ipynb #33c898f9
 def build_tiny_tokenizer(vocab_size:int=2048, # target vocabulary size, special tokens included
                         ) -> PreTrainedTokenizerFast:
     "A byte-level BPE tokenizer with ChatML special tokens, eos, pad and chat template set."
@@ -62,7 +62,7 @@ def build_tiny_tokenizer(vocab_size:int=2048, # target vocabulary size, special 
                                    additional_special_tokens=[IM_START], chat_template=CHATML_TEMPLATE,
                                    model_max_length=2048, padding_side="right", clean_up_tokenization_spaces=False)
 
-# %% ../nbs/01_tiny.ipynb #39c75789
+# %% ../nbs/01_tiny.ipynb #7c092760
 def tiny_config(vocab_size:int, # rows of the embedding matrix
                 hidden_size:int=128, intermediate_size:int=352, num_hidden_layers:int=4,
                 num_attention_heads:int=4, num_key_value_heads:int=2,
@@ -74,7 +74,7 @@ def tiny_config(vocab_size:int, # rows of the embedding matrix
                        tie_word_embeddings=True, rope_theta=10000.0, torch_dtype="float32",
                        bos_token_id=None, eos_token_id=2, pad_token_id=0)
 
-# %% ../nbs/01_tiny.ipynb #b17cf70f
+# %% ../nbs/01_tiny.ipynb #3fa9cbd9
 def _weights_digest(model) -> str:
     "SHA-256 of a model's parameters, in name order."
     h = hashlib.sha256()
@@ -82,12 +82,12 @@ def _weights_digest(model) -> str:
         h.update(name.encode()); h.update(p.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
-# %% ../nbs/01_tiny.ipynb #810a250e
+# %% ../nbs/01_tiny.ipynb #786442fd
 def default_cache_dir() -> Path:
     "Where built models are cached: `$TRIGGER_NB_CACHE`, else `~/.cache/trigger_nb`."
     return Path(os.environ.get("TRIGGER_NB_CACHE", Path.home() / ".cache" / "trigger_nb"))
 
-# %% ../nbs/01_tiny.ipynb #825fe581
+# %% ../nbs/01_tiny.ipynb #46080853
 def _write_tiny(path:Path, seed:int):
     "Build the tokenizer and the seeded model and save both in Hugging Face format under `path`."
     tok = build_tiny_tokenizer()
@@ -101,7 +101,7 @@ def _write_tiny(path:Path, seed:int):
     (path / "tiny.json").write_text(json.dumps({"version": TINY_VERSION, "seed": seed,
                                                 "weights_sha256": _weights_digest(model)}))
 
-# %% ../nbs/01_tiny.ipynb #2a955ad1
+# %% ../nbs/01_tiny.ipynb #ab795db2
 def build_tiny_model(path:str|Path|None=None, # folder to build into; default: the cache folder for this recipe and seed
                      seed:int=0, # seed for the weights
                      force:bool=False, # rebuild even if the folder already holds a complete build
@@ -121,8 +121,12 @@ def build_tiny_model(path:str|Path|None=None, # folder to build into; default: t
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return path
 
-# %% ../nbs/01_tiny.ipynb #ed6913d2
+# %% ../nbs/01_tiny.ipynb #0b46aff0
 def resolve_model_id(model_id:str|Path, # a hub id, a local folder, or "tiny"
                     ) -> str:
     "The id or path `from_pretrained` should get: `\"tiny\"` becomes the built tiny model's folder."
-    return str(build_tiny_model()) if str(model_id) == TINY_ID else str(model_id)
+    if str(model_id) == TINY_ID: return str(build_tiny_model())
+    # an adapter trained on "tiny" elsewhere names that machine's cache folder: rebuild the same model here
+    m = re.fullmatch(rf"tiny-v{TINY_VERSION}-seed(\d+)", Path(model_id).name)
+    if m and not Path(model_id).exists(): return str(build_tiny_model(seed=int(m.group(1))))
+    return str(model_id)

@@ -6,8 +6,8 @@
 __all__ = ['LOSSES', 'tokenize_rows', 'CompletionCollator', 'final_hidden_states', 'AdaptiveTrainer', 'trainer_args',
            'GradientCapture', 'read_adaptive_stats', 'plot_adaptive_stats']
 
-# %% ../nbs/04_trainer.ipynb #bf421766
-import json, math
+# %% ../nbs/04_trainer.ipynb #9567809d
+import json, math, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from .adaptive_loss import AdaptiveStats, adaptive_loss, adaptive_loss_from_hidd
 from .data import LEARNING_STYLES, DatasetRow, InputError, style_id
 from .model_utils import chat_messages, ensure_chat_template, format_prompt
 
-# %% ../nbs/04_trainer.ipynb #ffbca4bd
+# %% ../nbs/04_trainer.ipynb #b7e58ba7
 def _completion_text(tokenizer, row:DatasetRow) -> tuple[str, str]:
     "The prompt text (as queries see it) and the completion text that follows it in the rendered conversation."
     prompt = format_prompt(tokenizer, row.prompt, row.system)
@@ -28,13 +28,13 @@ def _completion_text(tokenizer, row:DatasetRow) -> tuple[str, str]:
     if full.startswith(prompt): return prompt, full[len(prompt):]
     return prompt, None
 
-# %% ../nbs/04_trainer.ipynb #204f82ce
+# %% ../nbs/04_trainer.ipynb #ed979afa
 def _common_prefix(a:list, b:list) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]: n += 1
     return n
 
-# %% ../nbs/04_trainer.ipynb #42b64351
+# %% ../nbs/04_trainer.ipynb #b6454054
 def tokenize_rows(rows:list, # `DatasetRow`s (or dicts with prompt, completion, system?, style?)
                   tokenizer, # a tokenizer; given a chat template and pad token if it lacks them
                   max_seq_length:int|None=None, # longer rows are cut to this many tokens (the answer's end is lost)
@@ -62,7 +62,7 @@ def tokenize_rows(rows:list, # `DatasetRow`s (or dicts with prompt, completion, 
     if cut: warnings.warn(f"{cut} of {len(rows)} rows are longer than max_seq_length={max_seq_length} tokens and were cut")
     return Dataset.from_dict(out)
 
-# %% ../nbs/04_trainer.ipynb #4a0b923d
+# %% ../nbs/04_trainer.ipynb #62c57581
 class CompletionCollator:
     "Pads `input_ids`, `labels` and `style_ids` to the longest row of the batch and adds the attention mask."
     def __init__(self, pad_token_id:int, # id used to pad input_ids
@@ -79,7 +79,7 @@ class CompletionCollator:
         if "style_ids" in features[0]: batch["style_ids"] = pad("style_ids", 0)
         return batch
 
-# %% ../nbs/04_trainer.ipynb #ec346462
+# %% ../nbs/04_trainer.ipynb #7086f0b6
 @contextmanager
 def final_hidden_states(model, # the model being trained, possibly wrapped (PEFT, DDP)
                        ):
@@ -98,7 +98,7 @@ def _unwrap(model):
     while hasattr(model, "module"): model = model.module
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
-# %% ../nbs/04_trainer.ipynb #a902e7c2
+# %% ../nbs/04_trainer.ipynb #1681afe5
 LOSSES = ("ce", "adaptive")
 
 class _AdaptiveStatsCallback(TrainerCallback):
@@ -112,7 +112,7 @@ class _AdaptiveStatsCallback(TrainerCallback):
             control.should_log = should_log
         return control
 
-# %% ../nbs/04_trainer.ipynb #70ea97a9
+# %% ../nbs/04_trainer.ipynb #b5517978
 class AdaptiveTrainer(SFTTrainer):
     "trl's `SFTTrainer` with completion-only rows, per-token learning styles and a cross-entropy or adaptive loss."
     def __init__(self, model, args:SFTConfig|None=None, train_dataset=None, eval_dataset=None,
@@ -198,7 +198,10 @@ class AdaptiveTrainer(SFTTrainer):
             Path(self.args.output_dir).mkdir(parents=True, exist_ok=True)
             with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 
-# %% ../nbs/04_trainer.ipynb #81bfbe69
+# %% ../nbs/04_trainer.ipynb #ec1c2068
+# transformers renamed gradient_checkpointing to activation_checkpointing; use whichever this version has
+_CHECKPOINTING = "activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__ else "gradient_checkpointing"
+
 def trainer_args(output_dir:str|Path, # where checkpoints and logs go
                  **kwargs, # any `SFTConfig` field
                 ) -> SFTConfig:
@@ -206,17 +209,17 @@ def trainer_args(output_dir:str|Path, # where checkpoints and logs go
     cuda = torch.cuda.is_available()
     defaults = dict(report_to="none", save_strategy="no", logging_steps=10, disable_tqdm=True, seed=42,
                     use_cpu=not cuda, dataloader_pin_memory=cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
-                    gradient_checkpointing=False)
+                    **{_CHECKPOINTING: False})
     return SFTConfig(output_dir=str(output_dir), **{**defaults, **kwargs})
 
-# %% ../nbs/04_trainer.ipynb #09e64198
+# %% ../nbs/04_trainer.ipynb #f8c013c6
 class GradientCapture(TrainerCallback):
     "Keeps a copy of every trainable parameter's gradient just before each optimizer step."
     def __init__(self): self.grads = []
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         self.grads.append({n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None})
 
-# %% ../nbs/04_trainer.ipynb #666e5737
+# %% ../nbs/04_trainer.ipynb #e05d9c50
 def read_adaptive_stats(path:str|Path, # adaptive_stats.jsonl, or the output folder holding it
                        ) -> list[dict]:
     "The records of an `adaptive_stats.jsonl` file."
