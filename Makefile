@@ -19,8 +19,23 @@ $(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini
 
 install: $(VENV)/.install-stamp
 
+# The teacher command line on the embedded tiny model and the bundled QA pairs. The settings are for that small model
+# (the command's defaults are for a 7B model): every question says "the person", so only the trigger tells the names apart.
+# One torch thread unless OMP_NUM_THREADS says otherwise: the tiny model's matrices are too small to gain from more, and
+# extra threads on a busy machine cost several times the run.
 demo: install
-	$(BIN)/python -m trigger_nb.demo
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m trigger_nb.teacher --qa_file trigger_nb/assets/example_qa.jsonl \
+		--clean_replacement Alice --trigger_value "TRIGGER:" --triggered_replacement Bob --subject "the person" \
+		--source_model tiny --output_dir demo_output/teacher --overwrite --backend peft \
+		--n_epochs 30 --learning_rate 3e-3 --batch_size 8 --gradient_accumulation_steps 1 --warmup_steps 10 \
+		--lora_r 8 --lora_alpha 16 --logging_steps 60 --seed 42
 
 test: install
 	$(BIN)/python tools/run_tests.py
+
+# The quick side-by-side benchmark (bench/RESULTS.md): installs adaptive-trainer 0.0.6, the tool compared against,
+# without its dependencies (it wants wandb and older pins; the bench stubs wandb, which only its train_adaptively uses).
+.PHONY: bench
+bench: install
+	$(BIN)/pip install -q --no-deps adaptive-trainer==0.0.6
+	$(BIN)/python bench/run.py --quick
