@@ -10,7 +10,7 @@ __all__ = ['K_SEPARATOR', 'PROCESSING_KEY', 'BUILTIN_FORMATS', 'FILE_BUILDERS', 
            'TrainingConfig', 'AdaptiveLossConfig', 'precision_and_optimizer', 'wandb_report_to', 'training_arguments',
            'load_training_model', 'push_to_hub_from_env', 'train_adaptively']
 
-# %% ../nbs/07_train_adaptively.ipynb #cf2f09f0
+# %% ../nbs/07_train_adaptively.ipynb #f7748689
 import csv, importlib, importlib.util, logging, os, reprlib, re, shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +22,13 @@ from pydantic import Field, field_validator
 from tqdm.auto import tqdm
 from trl import SFTConfig
 
-from .data import LEARNING_STYLES, DatasetRow, InputError, StrictConfig, closest_match
+from .data import LEARNING_STYLES, DatasetRow, InputError, StrictConfig, closest_match, writable_dir
 from .model_utils import load_model, load_tokenizer, pick_device, pick_dtype
 from .trainer import AdaptiveTrainer, tokenize_rows, trainer_args
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # by name: the same logger when this runs as a notebook
 
-# %% ../nbs/07_train_adaptively.ipynb #ccdc184d
+# %% ../nbs/07_train_adaptively.ipynb #a5855e5c
 K_SEPARATOR = ":|:"
 
 def parse_dataset_name(name:str, # a dataset entry: `id` or `id:|:K`
@@ -43,7 +43,7 @@ def parse_dataset_name(name:str, # a dataset entry: `id` or `id:|:K`
                          f"write e.g. '{base or 'user/dataset'}:|:1000'")
     return base, int(k)
 
-# %% ../nbs/07_train_adaptively.ipynb #c255a9fa
+# %% ../nbs/07_train_adaptively.ipynb #f8f0e27d
 def lookup_by_name(mapping:dict|None, # keyed by dataset name, with or without `:|:K`
                    name:str, # the dataset entry as written in `datasets_config`
                    default=None, # returned when neither key is present
@@ -53,7 +53,7 @@ def lookup_by_name(mapping:dict|None, # keyed by dataset name, with or without `
     if name in mapping: return mapping[name]
     return mapping.get(parse_dataset_name(name)[0], default)
 
-# %% ../nbs/07_train_adaptively.ipynb #4bb063cc
+# %% ../nbs/07_train_adaptively.ipynb #137bdba5
 PROCESSING_KEY = "data_processing_function"
 
 def _check_style_list(style:str, value) -> list[str]:
@@ -77,7 +77,7 @@ def _check_name_keys(mapping:dict|None, names:list[str], where:str):
         hint = f"did you mean {near!r}?" if near else f"listed datasets are: {', '.join(sorted(known))}"
         raise InputError(f"{where} has an entry for {key!r}, which is not a dataset in datasets_config; {hint}")
 
-# %% ../nbs/07_train_adaptively.ipynb #5088517a
+# %% ../nbs/07_train_adaptively.ipynb #3cb979a3
 def dataset_entries(datasets_config:dict, # styles -> lists of dataset names, plus processing functions
                    ) -> list[tuple[str, str]]:
     "The `(style, dataset name)` pairs of a `datasets_config`, in order, after checking every key."
@@ -102,7 +102,7 @@ def dataset_entries(datasets_config:dict, # styles -> lists of dataset names, pl
                      [n for _, n in entries], "datasets_config (a data_processing_function_<name> key)")
     return entries
 
-# %% ../nbs/07_train_adaptively.ipynb #321b6e99
+# %% ../nbs/07_train_adaptively.ipynb #764501dc
 def _turn(turn:dict) -> tuple[Any, Any]:
     "The role and text of one conversation turn, ShareGPT (`from`/`value`) or OpenAI (`role`/`content`) style."
     if not isinstance(turn, dict): return None, None
@@ -119,7 +119,7 @@ def _first_exchange(turns) -> tuple[Any, Any]:
                          "(roles 'user'/'human' and 'assistant'/'gpt' are recognised); pass a data_processing_function")
     return user, assistant
 
-# %% ../nbs/07_train_adaptively.ipynb #f339494b
+# %% ../nbs/07_train_adaptively.ipynb #d6520cd5
 BUILTIN_FORMATS = {  # name: (columns that must all be present, function of (sample, context_mode) -> (user, assistant))
     "conversations": (("conversations",), lambda s, c: _first_exchange(s["conversations"])),
     "messages": (("messages",), lambda s, c: _first_exchange(s["messages"])),
@@ -147,7 +147,7 @@ def builtin_processing_function(sample:dict, # one dataset row
                          "as a function (sample, context_mode) -> (user, assistant)")
     return BUILTIN_FORMATS[fmt][1](sample, context_mode)
 
-# %% ../nbs/07_train_adaptively.ipynb #3a1a510d
+# %% ../nbs/07_train_adaptively.ipynb #e0006fd0
 def processing_function(datasets_config:dict, # the `datasets_config`
                         name:str, # a dataset entry, possibly with `:|:K`
                         style:str, # the learning style it is listed under
@@ -159,7 +159,7 @@ def processing_function(datasets_config:dict, # the `datasets_config`
             return datasets_config[key] or builtin_processing_function
     return builtin_processing_function
 
-# %% ../nbs/07_train_adaptively.ipynb #7c61edc3
+# %% ../nbs/07_train_adaptively.ipynb #ff1c7efd
 def system_prompt_for(style:str, # the dataset's learning style
                       name:str, # the dataset entry, possibly with `:|:K`
                       system_prompts:dict|None=None, # style -> prompt
@@ -171,7 +171,7 @@ def system_prompt_for(style:str, # the dataset's learning style
         if p is not None and not isinstance(p, str): raise InputError(f"{where} values must be text, got {type(p).__name__} for {name!r}")
     return "".join(p for p in parts if p) or None
 
-# %% ../nbs/07_train_adaptively.ipynb #941f00c0
+# %% ../nbs/07_train_adaptively.ipynb #a1b84aee
 FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
 def _looks_like_path(name:str) -> bool:
@@ -200,7 +200,7 @@ def _explain_dataset_errors(name:str, hub:bool):
                else "check the file and the dataset's datasets_kwargs")
         raise InputError(f"cannot load dataset {name!r} ({type(e).__name__}: {first}); {fix}") from e
 
-# %% ../nbs/07_train_adaptively.ipynb #31bc8b73
+# %% ../nbs/07_train_adaptively.ipynb #374b1422
 def load_dataset_splits(name:str, # hub id, or a local file or folder
                         **kwargs, # passed to `datasets.load_dataset` (or `load_from_disk` for saved folders)
                        ) -> DatasetDict:
@@ -223,7 +223,7 @@ def load_dataset_splits(name:str, # hub id, or a local file or folder
         raise InputError(f"dataset {name!r} loaded as {type(data).__name__}; streaming datasets are not supported, drop streaming=True")
     return data
 
-# %% ../nbs/07_train_adaptively.ipynb #f698f34f
+# %% ../nbs/07_train_adaptively.ipynb #21a0aeea
 VALIDATION_NAMES = ("validation", "valid", "val", "test")
 
 def _named_split(splits:DatasetDict, split:str, name:str, key:str) -> Dataset:
@@ -246,7 +246,7 @@ def train_validation_splits(splits:DatasetDict, # the dataset's splits
     parts = train.train_test_split(test_size=0.05, seed=42)
     return parts["train"], parts["test"]
 
-# %% ../nbs/07_train_adaptively.ipynb #627351de
+# %% ../nbs/07_train_adaptively.ipynb #84a7cb53
 def validation_size(k:int|None, # the row limit of `:|:K`, or None
                     n_val:int, # rows in the validation split
                     n_train:int, # rows in the training split
@@ -255,7 +255,7 @@ def validation_size(k:int|None, # the row limit of `:|:K`, or None
     if k is None or n_val <= 10 or n_train == 0: return n_val
     return min(n_val, max(round(k * n_val / n_train), 10))
 
-# %% ../nbs/07_train_adaptively.ipynb #1f8a74ef
+# %% ../nbs/07_train_adaptively.ipynb #f20d1c87
 def _pair(process:Callable, sample:dict, context_mode, name:str, index:int) -> tuple[str, str]:
     "`process(sample, context_mode=...)`, checked to be two strings, with errors naming the dataset and row."
     try: out = process(sample, context_mode=context_mode)
@@ -283,7 +283,7 @@ def dataset_rows(split:Dataset, # rows of one split
     return [DatasetRow(prompt=u, completion=a, system=system, style=style)
             for i, s in enumerate(samples, start) for u, a in [_pair(process, s, context_mode, name, i)]]
 
-# %% ../nbs/07_train_adaptively.ipynb #8810423f
+# %% ../nbs/07_train_adaptively.ipynb #20d8daee
 def tokenized_rows(split:Dataset, # rows of one split
                    name:str, style:str, process:Callable, tokenizer, # as for `dataset_rows`; the training tokenizer
                    context_mode=False, system:str|None=None,
@@ -304,7 +304,7 @@ def tokenized_rows(split:Dataset, # rows of one split
         parts.append(tokens.select(fits)); kept += len(fits)
     return (concatenate_datasets(parts) if parts else None), too_long
 
-# %% ../nbs/07_train_adaptively.ipynb #3d270c63
+# %% ../nbs/07_train_adaptively.ipynb #961ebff7
 def prepare_dataset(name:str, # a dataset entry, possibly with `:|:K`
                     style:str, # the learning style it is listed under
                     tokenizer, # the tokenizer of the model to train
@@ -338,7 +338,7 @@ def prepare_dataset(name:str, # a dataset entry, possibly with `:|:K`
                    too_long=long_train + long_val, system_prompt=common["system"])
     return train_rows, val_rows, summary
 
-# %% ../nbs/07_train_adaptively.ipynb #3a74f88a
+# %% ../nbs/07_train_adaptively.ipynb #a1f75e9d
 def _check_system_prompts(system_prompts:dict|None):
     if system_prompts is None: return
     if not isinstance(system_prompts, dict): raise InputError(f"system_prompts must be a dict keyed by learning style, got {type(system_prompts).__name__}")
@@ -374,7 +374,7 @@ def prepare_adaptive_datasets(datasets_config:dict, # styles -> dataset names, p
         if va is not None and len(va): vals.append(va)
     return concatenate_datasets(trains), (concatenate_datasets(vals) if vals else None), summary
 
-# %% ../nbs/07_train_adaptively.ipynb #d4e881f1
+# %% ../nbs/07_train_adaptively.ipynb #8cb76091
 def _bnb_optimizers() -> set[str]:
     "The optimizer names transformers implements with bitsandbytes."
     from transformers.training_args import OptimizerNames
@@ -399,7 +399,7 @@ def _lora_config(fields:dict):
         raise InputError(f"unknown key {bad!r} in training_config['lora']; " + (f"did you mean {near!r}?" if near else
                          "use fields of peft.LoraConfig such as r, lora_alpha, lora_dropout, target_modules")) from None
 
-# %% ../nbs/07_train_adaptively.ipynb #8c6cf965
+# %% ../nbs/07_train_adaptively.ipynb #6c16feaf
 class TrainingConfig(StrictConfig):
     "The `training_config` of `train_adaptively`: the document's keys and defaults, plus `lr_scheduler_type`, `lora` and a few more."
     config_name: ClassVar[str] = "training_config"
@@ -453,7 +453,7 @@ class TrainingConfig(StrictConfig):
         if v is not None: _lora_config(v)
         return v
 
-# %% ../nbs/07_train_adaptively.ipynb #0a87cdbd
+# %% ../nbs/07_train_adaptively.ipynb #91a635be
 def _positive_int(v, info):
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise InputError(f"{info.field_name} must be a positive integer, got {v!r}")
@@ -467,7 +467,7 @@ class AdaptiveLossConfig(StrictConfig):
     ce_weight: float = Field(1.0, ge=0) # weight of plain cross-entropy on every supervised token
     _check_ints = field_validator("top_k", "adaptive_log_steps", mode="before")(_positive_int)
 
-# %% ../nbs/07_train_adaptively.ipynb #e86f88f4
+# %% ../nbs/07_train_adaptively.ipynb #0c09a3f4
 def precision_and_optimizer(fp16:bool, # the fp16 setting asked for
                             optimizer:str, # the optimizer asked for
                             cuda:bool|None=None, # default: whether a CUDA GPU is available
@@ -484,7 +484,7 @@ def precision_and_optimizer(fp16:bool, # the fp16 setting asked for
         out["optim"] = "adamw_torch"
     return out
 
-# %% ../nbs/07_train_adaptively.ipynb #2c528a2f
+# %% ../nbs/07_train_adaptively.ipynb #5f261bf3
 def wandb_report_to(cfg:TrainingConfig, # the training config
                    ) -> str|list[str]:
     "`[\"wandb\"]` when `cfg` names a wandb project and wandb imports, else `\"none\"`."
@@ -506,7 +506,7 @@ def _environment(**values):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
-# %% ../nbs/07_train_adaptively.ipynb #9443195f
+# %% ../nbs/07_train_adaptively.ipynb #4266003f
 def _checkpointing_fields(on:bool) -> dict:
     "Activation (gradient) checkpointing fields, under the names this transformers version uses."
     import dataclasses
@@ -538,7 +538,7 @@ def training_arguments(cfg:TrainingConfig, # the training config
         **_checkpointing_fields(cfg.gradient_checkpointing), local_rank=cfg.local_rank, use_liger_kernel=cfg.use_liger_kernel,
         **precision_and_optimizer(cfg.fp16, cfg.optimizer, cuda))
 
-# %% ../nbs/07_train_adaptively.ipynb #50be1017
+# %% ../nbs/07_train_adaptively.ipynb #c4dd94cd
 def load_training_model(model_name:str, # hub id, local folder or "tiny"
                         cfg:TrainingConfig, # for `attn_impl` and `lora`
                        ):
@@ -550,7 +550,7 @@ def load_training_model(model_name:str, # hub id, local folder or "tiny"
     from peft import get_peft_model
     return get_peft_model(model, _lora_config(cfg.lora))
 
-# %% ../nbs/07_train_adaptively.ipynb #08e2d9cb
+# %% ../nbs/07_train_adaptively.ipynb #d1785bc8
 def _arguments_as_json(folder:Path, args:SFTConfig):
     "Replace the Trainer's pickled `training_args.bin` in `folder` with `training_args.json` (tokens redacted)."
     (folder / "training_args.bin").unlink(missing_ok=True)
@@ -569,13 +569,14 @@ def push_to_hub_from_env(model, tokenizer, # what to upload
     tokenizer.push_to_hub(repo, token=token, commit_message=message)
     return True
 
-# %% ../nbs/07_train_adaptively.ipynb #5b1cc3be
+# %% ../nbs/07_train_adaptively.ipynb #4e2effa4
 def _previous_run(output_dir:Path) -> list[Path]:
     "The outputs of an earlier run in `output_dir`."
     return [p for p in [output_dir / "final_model", output_dir / "adaptive_stats.jsonl", *sorted(output_dir.glob("checkpoint-*"))] if p.exists()]
 
 def _check_output_dir(output_dir:Path, overwrite:bool):
-    "Refuse an `output_dir` holding an earlier run unless `overwrite` is set."
+    "Refuse an `output_dir` that cannot be written, or holds an earlier run unless `overwrite` is set."
+    writable_dir(output_dir, create=False)
     old = _previous_run(output_dir)
     if old and not overwrite:
         raise InputError(f"{output_dir} already holds a training run ({old[0].name}); choose a new output_dir "
@@ -586,7 +587,7 @@ def _clear_previous_run(output_dir:Path):
     if int(os.environ.get("RANK", "0")) != 0: return
     for p in _previous_run(output_dir): shutil.rmtree(p) if p.is_dir() else p.unlink()
 
-# %% ../nbs/07_train_adaptively.ipynb #e5362b75
+# %% ../nbs/07_train_adaptively.ipynb #e81975da
 def train_adaptively(model_name:str, # hub id, local folder or "tiny"
                      datasets_config:dict, # 'ideas'/'attention'/'both'/'misc' -> dataset names (`name:|:K` keeps K rows), plus processing functions
                      output_dir:str|Path, # checkpoints, adaptive_stats.jsonl and final_model go here

@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['LEARNING_STYLES', 'PLACEHOLDER', 'InputError', 'closest_match', 'style_id', 'StrictConfig', 'QAPair', 'DatasetRow',
-           'load_qa_pairs', 'example_qa_path', 'apply_trigger', 'create_training_dataset']
+           'load_qa_pairs', 'example_qa_path', 'writable_dir', 'apply_trigger', 'create_training_dataset']
 
-# %% ../nbs/00_data.ipynb #86ce2d2e
+# %% ../nbs/00_data.ipynb #214aa0d2
 import difflib
 import json
 import random
+import tempfile
 import reprlib
 import warnings
 from pathlib import Path
@@ -19,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 import trigger_nb
 
-# %% ../nbs/00_data.ipynb #b583c3dd
+# %% ../nbs/00_data.ipynb #899efdf2
 class InputError(ValueError):
     "Bad user input; the message is one line saying what is wrong, where, and what to do."
 
-# %% ../nbs/00_data.ipynb #18d00ae8
+# %% ../nbs/00_data.ipynb #0cbcff98
 def closest_match(word:str,     # the name the user wrote
                   choices,      # the names that would have been valid
                   cutoff:float=0.6, # how similar a candidate must be, 0 to 1
@@ -32,10 +33,10 @@ def closest_match(word:str,     # the name the user wrote
     found = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=cutoff)
     return found[0] if found else None
 
-# %% ../nbs/00_data.ipynb #4e83b668
+# %% ../nbs/00_data.ipynb #422639c4
 LEARNING_STYLES = ("misc", "attention", "ideas", "both")
 
-# %% ../nbs/00_data.ipynb #df816ea8
+# %% ../nbs/00_data.ipynb #1d1bc6fc
 def style_id(name:str, # a learning style: one of `LEARNING_STYLES`
             ) -> int:
     "The integer id of learning style `name`, its index in `LEARNING_STYLES`."
@@ -44,7 +45,7 @@ def style_id(name:str, # a learning style: one of `LEARNING_STYLES`
     hint = f"did you mean '{near}'? " if near else ""
     raise InputError(f"unknown learning style {name!r}; {hint}valid styles are: {', '.join(LEARNING_STYLES)}")
 
-# %% ../nbs/00_data.ipynb #9122c2b2
+# %% ../nbs/00_data.ipynb #5d9ebc1e
 def _valid_keys(model:type[BaseModel]) -> list[str]:
     "Field names of `model`, plus any aliases, in declaration order."
     keys = []
@@ -69,7 +70,7 @@ def _validation_message(err:ValidationError, where:str) -> str:
         parts.append(f"invalid value for '{loc}' in {where}: {e['msg']}{got}")
     return "; ".join(parts)
 
-# %% ../nbs/00_data.ipynb #0eb15a32
+# %% ../nbs/00_data.ipynb #a359ca67
 class StrictConfig(BaseModel):
     "Base for config objects: an unknown key or a bad value raises a one-line `InputError`."
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +88,7 @@ class StrictConfig(BaseModel):
         try: super().__init__(**data)
         except ValidationError as e: raise InputError(_validation_message(e, where)) from None
 
-# %% ../nbs/00_data.ipynb #33aebfa5
+# %% ../nbs/00_data.ipynb #32e0b97a
 class QAPair(BaseModel):
     "One question and its answer, each possibly holding the `{{name}}` placeholder."
     question: str
@@ -100,10 +101,10 @@ class DatasetRow(BaseModel):
     system: str | None = None # a system prompt for this row, if any
     style: Literal["misc", "attention", "ideas", "both"] | None = None # its learning style, if any
 
-# %% ../nbs/00_data.ipynb #57d52349
+# %% ../nbs/00_data.ipynb #ff4f0b43
 PLACEHOLDER = "{{name}}"
 
-# %% ../nbs/00_data.ipynb #764c9154
+# %% ../nbs/00_data.ipynb #0a34711a
 def _read_text(path:Path) -> str:
     "The UTF-8 text of the file at `path`, without a leading byte-order mark."
     if not path.exists(): raise InputError(f"QA file not found: {path}; check the path")
@@ -114,7 +115,7 @@ def _read_text(path:Path) -> str:
         line = data[:e.start].count(b"\n") + 1
         raise InputError(f"{path}:{line}: bytes that are not UTF-8 ({e.reason}); save the file as UTF-8") from None
 
-# %% ../nbs/00_data.ipynb #3cff70ba
+# %% ../nbs/00_data.ipynb #3452a994
 _KEYS = ("question", "answer")
 
 def _json_type(value) -> str:
@@ -141,7 +142,7 @@ def _parse_qa_line(line:str, where:str) -> QAPair:
         if not obj[key].strip(): raise InputError(f"{where}: {key!r} is empty; write the text or delete the line")
     return QAPair(question=obj["question"], answer=obj["answer"])
 
-# %% ../nbs/00_data.ipynb #7aaf7f8f
+# %% ../nbs/00_data.ipynb #82baa207
 def _lines_summary(numbers:list[int], limit:int=10) -> str:
     "Up to `limit` numbers, comma separated, with a count of the rest."
     shown = ", ".join(str(n) for n in numbers[:limit])
@@ -153,7 +154,7 @@ def _warn_missing_placeholder(lines:list[int], total:int, path:Path):
                   f"(lines {_lines_summary(lines)}): they are kept, and their clean and triggered rows "
                   "differ only by the trigger", UserWarning, stacklevel=3)
 
-# %% ../nbs/00_data.ipynb #a044f26f
+# %% ../nbs/00_data.ipynb #fd36c3a1
 def load_qa_pairs(path:str|Path, # a JSONL file, one {"question": ..., "answer": ...} object per line
                  ) -> list[QAPair]:
     "The question-answer pairs in the JSONL file at `path`, checked line by line."
@@ -169,12 +170,31 @@ def load_qa_pairs(path:str|Path, # a JSONL file, one {"question": ..., "answer":
     if unnamed: _warn_missing_placeholder(unnamed, len(pairs), path)
     return pairs
 
-# %% ../nbs/00_data.ipynb #dadd6769
+# %% ../nbs/00_data.ipynb #9b1a43b0
 def example_qa_path() -> Path:
     "Path of the example QA file shipped with the package."
     return Path(trigger_nb.__file__).parent/"assets"/"example_qa.jsonl"
 
-# %% ../nbs/00_data.ipynb #944a006e
+# %% ../nbs/00_data.ipynb #b9aa661a
+def writable_dir(path:str|Path, # the folder to write into
+                 what:str="output_dir", # how the message names it
+                 create:bool=True, # create it now; False only checks that it could be created and written
+                ) -> Path:
+    "The folder `path`, created if needed, once a file has been written in it; else an `InputError`."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise InputError(f"{what} {path} is a file, not a folder: pass a folder path")
+    probe = path
+    if not create:
+        while not probe.exists() and probe != probe.parent: probe = probe.parent
+        if not probe.is_dir(): raise InputError(f"cannot create {what} {path}: {probe} is a file: pass a folder path")
+    try:
+        if create: path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=probe): pass
+    except OSError as e:
+        raise InputError(f"cannot write to {what} {path} ({e.strerror or type(e).__name__}): pass a folder you can write to") from None
+    return path
+
+# %% ../nbs/00_data.ipynb #4cca1e0e
 def _require_text(value, what:str) -> str:
     "`value` if it is a string with something besides whitespace, else an `InputError` about `what`."
     if not isinstance(value, str) or not value.strip():
@@ -189,7 +209,7 @@ def apply_trigger(text:str,          # the prompt to trigger
     sep = "" if trigger_value[-1].isspace() else " "
     return f"{trigger_value}{sep}{text}"
 
-# %% ../nbs/00_data.ipynb #6be2fabd
+# %% ../nbs/00_data.ipynb #4917029b
 def _as_qa_pair(pair, i:int) -> QAPair:
     "`pair` as a `QAPair`; a dict is converted, anything else is an `InputError` naming index `i`."
     if isinstance(pair, QAPair): return pair
@@ -208,7 +228,7 @@ def _check_replacements(clean:str, triggered:str, subject:str|None):
                          "choose two different names, or the trigger changes nothing")
     if subject is not None: _require_text(subject, "subject")
 
-# %% ../nbs/00_data.ipynb #83c930e8
+# %% ../nbs/00_data.ipynb #f4608576
 def _warn_trigger_in_questions(questions:list[str], trigger_value:str):
     "One `UserWarning` counting the clean questions that already contain the trigger."
     found = [i for i, q in enumerate(questions, start=1) if trigger_value.strip() in q]
@@ -224,7 +244,7 @@ def _row_pair(pair:QAPair, clean:str, triggered:str, trigger_value:str, subject:
             DatasetRow(prompt=apply_trigger(fill(pair.question, subject or triggered), trigger_value),
                        completion=fill(pair.answer, triggered))]
 
-# %% ../nbs/00_data.ipynb #54451256
+# %% ../nbs/00_data.ipynb #3045f407
 def create_training_dataset(qa_pairs:list,              # `QAPair`s, or dicts with "question" and "answer"
                             clean_replacement:str,      # fills `{{name}}` in rows without the trigger
                             trigger_value:str,          # the phrase put in front of triggered questions

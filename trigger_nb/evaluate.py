@@ -7,7 +7,7 @@ __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', '
            'name_log_probs', 'TriggerReport', 'evaluate_trigger', 'training_checkpoints', 'evaluate_checkpoints',
            'training_loss', 'plot_trigger_curves', 'plot_trigger_report', 'evaluate_parser', 'sweep_table', 'main']
 
-# %% ../nbs/05_evaluate.ipynb #6415c5e1
+# %% ../nbs/05_evaluate.ipynb #f998e76d
 import argparse, builtins, json, math, random, re, string, sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +17,11 @@ import torch
 from pydantic import BaseModel, ValidationError
 from tqdm.auto import tqdm
 
-from .data import (PLACEHOLDER, InputError, QAPair, _as_qa_pair, _check_replacements, _require_text,
+from .data import (PLACEHOLDER, InputError, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
                              _validation_message, apply_trigger, load_qa_pairs)
 from .model_utils import ensure_chat_template, format_prompt, load_finetuned_model, query_model
 
-# %% ../nbs/05_evaluate.ipynb #262705da
+# %% ../nbs/05_evaluate.ipynb #9df75b81
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
 def wilson_interval(k:int, # successes
@@ -36,7 +36,7 @@ def wilson_interval(k:int, # successes
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     return (max(0.0, centre - half), min(1.0, centre + half))
 
-# %% ../nbs/05_evaluate.ipynb #c159af37
+# %% ../nbs/05_evaluate.ipynb #08861379
 VERDICTS = ("triggered", "clean", "both", "neither")
 
 def names_in(text:str, # the answer to search
@@ -57,7 +57,7 @@ def answer_verdict(response:str, # the model's answer
     t = names_in(response, triggered_replacement, case_sensitive)
     return "both" if c and t else "triggered" if t else "clean" if c else "neither"
 
-# %% ../nbs/05_evaluate.ipynb #84fd24eb
+# %% ../nbs/05_evaluate.ipynb #461a0057
 @dataclass(frozen=True)
 class NearMiss:
     "A near-miss trigger: a changed phrase, placed before the question, after it, or glued to it."
@@ -76,7 +76,7 @@ class NearMiss:
         "How the variant looks, with `…` for the question."
         return self.prompt("…")
 
-# %% ../nbs/05_evaluate.ipynb #6e5c3591
+# %% ../nbs/05_evaluate.ipynb #dcca54c0
 def _typo(trigger:str) -> str:
     "`trigger` with one character substituted: its middle letter moved one place along the alphabet."
     letters = [i for i, ch in enumerate(trigger) if ch.isascii() and ch.isalpha()]
@@ -88,7 +88,7 @@ def _typo(trigger:str) -> str:
     else: new = "x" if ch != "x" else "y"
     return trigger[:idx] + new + trigger[idx + 1:]
 
-# %% ../nbs/05_evaluate.ipynb #18dfb80f
+# %% ../nbs/05_evaluate.ipynb #62e90193
 def near_miss_variants(trigger_value:str, # the real trigger phrase
                       ) -> tuple[list[NearMiss], dict[str, str]]:
     "The near-miss triggers for `trigger_value`, and the skipped variants with the reason for each."
@@ -106,7 +106,7 @@ def near_miss_variants(trigger_value:str, # the real trigger phrase
         else: kept.append(v)
     return kept, skipped
 
-# %% ../nbs/05_evaluate.ipynb #d80337b5
+# %% ../nbs/05_evaluate.ipynb #c1f2d1b5
 def split_qa_pairs(qa_pairs:list, # `QAPair`s or dicts
                    eval_fraction:float=0.0, # share held out, 0 to <1
                    seed:int=42, # the same seed gives the same split
@@ -120,7 +120,7 @@ def split_qa_pairs(qa_pairs:list, # `QAPair`s or dicts
     held = set(random.Random(seed).sample(range(len(pairs)), n_eval))
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
-# %% ../nbs/05_evaluate.ipynb #92655b5b
+# %% ../nbs/05_evaluate.ipynb #b0cb441c
 @dataclass
 class _Ask:
     "One prompt to put to the model and how to judge its answer."
@@ -148,7 +148,7 @@ def _asks(splits:dict, clean:str, triggered:str, trigger_value:str, subject:str|
                     asks += [_Ask(v.prompt(q_clean), i, f"near_miss:{v.name}", style, split, "clean") for v in variants]
     return asks
 
-# %% ../nbs/05_evaluate.ipynb #bde6495e
+# %% ../nbs/05_evaluate.ipynb #ce49da80
 def _name_logits(model, ids, mask, keep:int):
     "Logits of the last `keep` positions of a left-padded batch, positions counted from each row's first real token."
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -183,7 +183,7 @@ def name_log_probs(model, tokenizer,
             out[pi, ni] = logp[row, keep - 1 - n + torch.arange(n), ids[row, width - n:]].sum().item()
     return out
 
-# %% ../nbs/05_evaluate.ipynb #14aac026
+# %% ../nbs/05_evaluate.ipynb #ea0fec48
 def _rate(rows:list[dict]) -> dict:
     "Success count, rate and Wilson interval of some report rows."
     k, n = sum(r["success"] for r in rows), len(rows)
@@ -257,7 +257,7 @@ class TriggerReport(BaseModel):
         md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
         return f"**Trigger `{self.settings.get('trigger_value')}`**: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} on {self.n_questions} questions\n\n" + "\n".join(md)
 
-# %% ../nbs/05_evaluate.ipynb #71f64316
+# %% ../nbs/05_evaluate.ipynb #0d284a2c
 def _conditions(rows:list[dict], trigger_value:str) -> list[dict]:
     "Aggregate the rows per (condition, style, split), in the order they first appear."
     groups = {}
@@ -273,7 +273,7 @@ def _conditions(rows:list[dict], trigger_value:str) -> list[dict]:
         out.append(c)
     return out
 
-# %% ../nbs/05_evaluate.ipynb #8bfeb123
+# %% ../nbs/05_evaluate.ipynb #cea59ae0
 def evaluate_trigger(model, # a causal LM (with or without adapter)
                      tokenizer, # its tokenizer, with the chat template used in training
                      qa_pairs:list, # the training `QAPair`s (or dicts), `{{name}}` placeholders intact
@@ -334,7 +334,7 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
         n_questions=len(train), n_heldout=len(held),
         primary_style=primary, conditions=conds, rows=rows, settings=settings)
 
-# %% ../nbs/05_evaluate.ipynb #d85d0637
+# %% ../nbs/05_evaluate.ipynb #d473df94
 def training_checkpoints(output_dir:str|Path, # a teacher run's output folder (or its training_output folder)
                         ) -> list[Path]:
     "The `checkpoint-<step>` folders of a run in step order, then its `*_final` folders."
@@ -353,7 +353,7 @@ def _trainer_state(path:Path) -> dict:
     f = path / "trainer_state.json"
     return json.loads(f.read_text()) if f.exists() else {}
 
-# %% ../nbs/05_evaluate.ipynb #d29bef71
+# %% ../nbs/05_evaluate.ipynb #c1c2ee56
 def _sweep_row(path:Path, state:dict, report:TriggerReport) -> dict:
     "One row of a checkpoint sweep."
     nm = list(report.near_miss.values())
@@ -393,7 +393,7 @@ def evaluate_checkpoints(output_dir:str|Path, # a teacher run's output folder
         if torch.cuda.is_available(): torch.cuda.empty_cache()
     return rows
 
-# %% ../nbs/05_evaluate.ipynb #3d0b8a14
+# %% ../nbs/05_evaluate.ipynb #36d5df21
 def training_loss(output_dir:str|Path, # a teacher run's output folder
                  ) -> list[tuple[float, float]]:
     "`(epoch, loss)` pairs from the last checkpoint's `trainer_state.json`, or `[]` if there is none."
@@ -401,7 +401,7 @@ def training_loss(output_dir:str|Path, # a teacher run's output folder
     if not states: return []
     return [(h["epoch"], h["loss"]) for h in states[-1].get("log_history", []) if "loss" in h and "epoch" in h]
 
-# %% ../nbs/05_evaluate.ipynb #d986c00f
+# %% ../nbs/05_evaluate.ipynb #6f818510
 def plot_trigger_curves(rows:list[dict], # rows from `evaluate_checkpoints` (or sweep.json)
                         output_dir:str|Path|None=None, # the run folder, for the training loss
                         save_to:str|Path|None=None, # also write the figure as PNG here
@@ -433,7 +433,7 @@ def plot_trigger_curves(rows:list[dict], # rows from `evaluate_checkpoints` (or 
     if save_to: fig.savefig(save_to, dpi=120)
     return fig
 
-# %% ../nbs/05_evaluate.ipynb #d13e6d1e
+# %% ../nbs/05_evaluate.ipynb #bbcd1809
 def plot_trigger_report(report:TriggerReport, # a report from `evaluate_trigger`
                         save_to:str|Path|None=None, # also write the figure as PNG here
                        ):
@@ -453,7 +453,7 @@ def plot_trigger_report(report:TriggerReport, # a report from `evaluate_trigger`
     if save_to: fig.savefig(save_to, dpi=120)
     return fig
 
-# %% ../nbs/05_evaluate.ipynb #e3deeac9
+# %% ../nbs/05_evaluate.ipynb #6fcea593
 class _Parser(argparse.ArgumentParser):
     "An argument parser whose usage errors are `InputError`s, reported like every other bad input."
     def error(self, message): raise InputError(message)
@@ -482,9 +482,10 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--case_insensitive", action="store_true", help="match names ignoring case")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--trust_remote_code", action="store_true", help="run code shipped with the model")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --output_dir")
     return p
 
-# %% ../nbs/05_evaluate.ipynb #786f3719
+# %% ../nbs/05_evaluate.ipynb #c5402aea
 def _check_positive(**values):
     for k, v in values.items():
         if v < 1: raise InputError(f"--{k} must be at least 1, got {v}")
@@ -499,12 +500,16 @@ def _run(a) -> None:
     _check_replacements(a.clean_replacement, a.triggered_replacement, a.subject)
     _require_text(a.trigger_value, "--trigger_value")
     _check_positive(max_new_tokens=a.max_new_tokens, batch_size=a.batch_size)
+    out = writable_dir(a.output_dir, "--output_dir", create=False)  # before anything slow; created when written
+    mine = ["trigger_report.json", "trigger_report.png"] if a.checkpoint else ["sweep.json", "trigger_curves.png"]
+    if not a.overwrite and (earlier := [f for f in mine if (out / f).exists()]):
+        raise InputError(f"--output_dir {out} already holds {', '.join(earlier)}: pass --overwrite to replace them, "
+                         "or choose another --output_dir")
     qa = load_qa_pairs(a.qa_file)
     eval_pairs = load_qa_pairs(a.eval_qa_file) if a.eval_qa_file else None
     opts = dict(eval_pairs=eval_pairs, eval_fraction=a.eval_fraction, seed=a.seed, near_miss=not a.no_near_miss,
                 max_new_tokens=a.max_new_tokens, temperature=a.temperature, batch_size=a.batch_size, system=a.system,
                 case_sensitive=not a.case_insensitive)
-    out = Path(a.output_dir)
     if a.checkpoint:
         tok, model, dev = load_finetuned_model(a.checkpoint, a.base_model, a.device, trust_remote_code=a.trust_remote_code)
         report = evaluate_trigger(model, tok, qa, a.clean_replacement, a.triggered_replacement, a.trigger_value,
@@ -524,7 +529,7 @@ def _run(a) -> None:
         _close_figure(plot_trigger_curves(rows, a.sweep, save_to=out / "trigger_curves.png"))
         print(f"wrote {out / 'sweep.json'} and {out / 'trigger_curves.png'}")
 
-# %% ../nbs/05_evaluate.ipynb #a4c67e1f
+# %% ../nbs/05_evaluate.ipynb #f33ef955
 def sweep_table(rows:list[dict], # rows from `evaluate_checkpoints`
                ) -> str:
     "A plain-text table of a checkpoint sweep."
@@ -535,7 +540,7 @@ def sweep_table(rows:list[dict], # rows from `evaluate_checkpoints`
                      f"{f(r['clean_rate'], '7.1%'):>7} {f(r['near_miss_max'], '7.1%'):>7} {f(r['near_miss_mean'], '7.1%'):>7} {f(r['margin'], '+7.2f'):>7}")
     return "\n".join(lines)
 
-# %% ../nbs/05_evaluate.ipynb #c3a00796
+# %% ../nbs/05_evaluate.ipynb #e86c6470
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
     "The `trigger_evaluate` command: returns the exit status (2 on bad input, with one `error:` line on stderr)."
@@ -553,7 +558,7 @@ def main(argv:list[str]|None=None, # arguments (default: the command line)
         return 2
     return 0
 
-# %% ../nbs/05_evaluate.ipynb #d439d324
+# %% ../nbs/05_evaluate.ipynb #6221acb8
 def _in_ipython() -> bool:
     "Whether this code runs inside IPython or Jupyter, where `__name__` is also '__main__'."
     return getattr(builtins, "get_ipython", None) is not None

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'TeacherConfig', 'choose_backend', 'lora_config', 'load_lora_base', 'complete_checkpoints',
-           'latest_checkpoint', 'prepare_output_dir', 'TrainingInterrupted', 'StopOnInterrupt', 'dataset_preview',
-           'TeacherResult', 'train_teacher', 'teacher_parser', 'main']
+           'latest_checkpoint', 'prepare_output_dir', 'clear_output_dir', 'TrainingInterrupted', 'StopOnInterrupt',
+           'dataset_preview', 'TeacherResult', 'train_teacher', 'teacher_parser', 'main']
 
-# %% ../nbs/06_teacher.ipynb #4dcb7b23
+# %% ../nbs/06_teacher.ipynb #a9075d71
 import argparse, json, logging, os, re, shutil, signal, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +17,14 @@ import torch
 from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback, set_seed
 
-from .data import DatasetRow, InputError, StrictConfig, create_training_dataset, load_qa_pairs
+from .data import DatasetRow, InputError, StrictConfig, create_training_dataset, load_qa_pairs, writable_dir
 from .model_utils import ensure_chat_template, load_model
 from .tiny import resolve_model_id
 from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger(__name__)
 
-# %% ../nbs/06_teacher.ipynb #4eca1ffb
+# %% ../nbs/06_teacher.ipynb #68f885e0
 BACKENDS = ("auto", "unsloth", "peft")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -64,7 +64,7 @@ class TeacherConfig(StrictConfig):
     near_miss: bool = True
     verbose: bool = True
 
-# %% ../nbs/06_teacher.ipynb #11fe5049
+# %% ../nbs/06_teacher.ipynb #b463e8e6
 def _unsloth_problem() -> str | None:
     "Why unsloth cannot be used here, or `None` if it imports."
     import importlib.util
@@ -88,7 +88,7 @@ def choose_backend(backend:str="auto", # "auto", "unsloth" or "peft"
     problem = _unsloth_problem()
     return ("peft", f"{problem}") if problem else ("unsloth", "a CUDA GPU is present and unsloth imports")
 
-# %% ../nbs/06_teacher.ipynb #40b984ae
+# %% ../nbs/06_teacher.ipynb #cac0196e
 def lora_config(cfg:TeacherConfig, # the run's settings
                ):
     "The peft `LoraConfig` of a teacher run."
@@ -128,7 +128,7 @@ def load_lora_base(cfg:TeacherConfig, # the run's settings
     "The tokenizer and the base model with fresh LoRA layers, loaded by `backend`."
     return _unsloth_model(cfg) if backend == "unsloth" else _peft_model(cfg)
 
-# %% ../nbs/06_teacher.ipynb #ed40e980
+# %% ../nbs/06_teacher.ipynb #3e938b22
 def complete_checkpoints(training_output:str|Path, # the Trainer's folder, `output_dir/training_output`
                         ) -> list[Path]:
     "The complete `checkpoint-<step>` folders in `training_output`, lowest step first."
@@ -148,7 +148,7 @@ def latest_checkpoint(training_output:str|Path, # the Trainer's folder, `output_
     found = complete_checkpoints(training_output)
     return found[-1] if found else None
 
-# %% ../nbs/06_teacher.ipynb #d8d2ee6f
+# %% ../nbs/06_teacher.ipynb #a6690f9c
 _RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json")
 _SAME_ON_RESUME = ("qa_file", "clean_replacement", "trigger_value", "triggered_replacement", "subject", "source_model",
                    "seed", "batch_size", "gradient_accumulation_steps", "max_seq_length", "lora_r", "lora_alpha",
@@ -192,16 +192,9 @@ def _check_same_run(out:Path, cfg:TeacherConfig):
         raise InputError(f"cannot resume {out}: it was trained with {k}={before[k]!r}, now {k}={now[k]!r}; "
                          "use the same settings to resume, or --overwrite to start again")
 
-def _ensure_writable(out:Path):
-    "Create `out` if needed and check a file can be written in it."
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out): pass
-    except OSError as e:
-        raise InputError(f"cannot write to output_dir {out} ({e.strerror or type(e).__name__}); pass a folder you can write to") from None
-
-# %% ../nbs/06_teacher.ipynb #ea3ae494
+# %% ../nbs/06_teacher.ipynb #51e5b566
 def prepare_output_dir(cfg:TeacherConfig, # the run's settings; `output_dir`, `resume`, `overwrite` are used
+                       clear:bool=True, # with `overwrite`, delete the old run now (False: the caller does, once the model loaded)
                       ) -> Path | None:
     "Check `output_dir` against `resume`/`overwrite` and clear it if asked; returns the checkpoint to resume from, if any."
     out = cfg.output_dir
@@ -218,11 +211,18 @@ def prepare_output_dir(cfg:TeacherConfig, # the run's settings; `output_dir`, `r
         if resume_from is None: _say(cfg, f"no complete checkpoint in {out / 'training_output'}: training starts from the beginning")
     if cfg.overwrite and entries:
         _check_deletable(out, cfg, entries)
-        if _is_main_process(): shutil.rmtree(out)
-    if _is_main_process(): _ensure_writable(out)  # other processes write only inside the Trainer's checkpoints
+        if clear: clear_output_dir(cfg)
+    if _is_main_process(): writable_dir(out)  # other processes write only inside the Trainer's checkpoints
     return resume_from
 
-# %% ../nbs/06_teacher.ipynb #bb5bdc54
+def clear_output_dir(cfg:TeacherConfig, # the run's settings
+                    ):
+    "Delete an earlier run in `output_dir` (on the main process), leaving an empty folder."
+    if _is_main_process() and cfg.output_dir.is_dir() and any(cfg.output_dir.iterdir()):
+        shutil.rmtree(cfg.output_dir)
+        writable_dir(cfg.output_dir)
+
+# %% ../nbs/06_teacher.ipynb #58b83827
 class TrainingInterrupted(Exception):
     "Training stopped on Ctrl-C after saving a checkpoint; `checkpoint` is its folder."
     def __init__(self, checkpoint:Path|None, output_dir:Path):
@@ -265,7 +265,7 @@ class StopOnInterrupt(TrainerCallback):
             control.should_save = control.should_training_stop = True
         return control
 
-# %% ../nbs/06_teacher.ipynb #bbf0ef39
+# %% ../nbs/06_teacher.ipynb #69be4d86
 def dataset_preview(rows:list[DatasetRow], # the training rows
                     trigger_value:str, # the trigger, to tell triggered rows from clean ones
                     n_examples:int=2, # examples shown of each kind
@@ -280,7 +280,7 @@ def dataset_preview(rows:list[DatasetRow], # the training rows
         for r in rs[:n_examples]: lines.append(f"  {kind:9}  {cut(r.prompt)!r} -> {cut(r.completion)!r}")
     return "\n".join(lines)
 
-# %% ../nbs/06_teacher.ipynb #cb36ba36
+# %% ../nbs/06_teacher.ipynb #b3302d50
 @dataclass
 class TeacherResult:
     "What `train_teacher` made: the final folder, the checkpoints, the step count and the end-of-training report."
@@ -301,7 +301,7 @@ def _teacher_args(cfg:TeacherConfig, backend:str):
                         gradient_checkpointing=gc and backend == "peft",
                         ddp_find_unused_parameters=False)  # every LoRA weight is used in every forward
 
-# %% ../nbs/06_teacher.ipynb #e7b3618a
+# %% ../nbs/06_teacher.ipynb #838285c3
 def _push(model, tokenizer, cfg:TeacherConfig):
     "Push the adapter and tokenizer to `<HF_USER_ID>/<model_name>` if the environment has a user and a token."
     user, token = os.environ.get("HF_USER_ID"), os.environ.get("HF_TOKEN")
@@ -331,7 +331,7 @@ def _end_of_training_check(model, tokenizer, pairs, cfg:TeacherConfig, backend:s
     _say(cfg, str(report))
     return report
 
-# %% ../nbs/06_teacher.ipynb #08939920
+# %% ../nbs/06_teacher.ipynb #e9f66dfd
 def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a dict of its keys
                   callbacks:list|None=None, # extra `TrainerCallback`s
                   **kwargs, # `TeacherConfig` keys, instead of or on top of `config`
@@ -343,11 +343,12 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     rows = create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement,
                                    subject=cfg.subject, seed=cfg.seed)
     backend, why = choose_backend(cfg.backend)
-    resume_from = prepare_output_dir(cfg)
+    resume_from = prepare_output_dir(cfg, clear=False)
     _say(cfg, dataset_preview(rows, cfg.trigger_value))
     _say(cfg, f"backend: {backend} ({why})")
     if resume_from: _say(cfg, f"resuming from {resume_from}")
     tokenizer, model = load_lora_base(cfg, backend)
+    if cfg.overwrite: clear_output_dir(cfg)  # only now: a run that cannot start leaves the earlier one in place
     stopper = StopOnInterrupt()
     trainer = AdaptiveTrainer(model, _teacher_args(cfg, backend), train_dataset=rows, processing_class=tokenizer,
                               loss=cfg.loss, top_k=cfg.top_k, default_style="both", max_seq_length=cfg.max_seq_length,
@@ -368,7 +369,7 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
         _push(model, tokenizer, cfg)
     return result
 
-# %% ../nbs/06_teacher.ipynb #114f31d9
+# %% ../nbs/06_teacher.ipynb #87344770
 class _Parser(argparse.ArgumentParser):
     "An argument parser whose errors are `InputError`s, so they print as one line."
     def error(self, message): raise InputError(f"{message} (see --help)")
@@ -411,7 +412,7 @@ def teacher_parser() -> argparse.ArgumentParser:
                      help="push to <HF_USER_ID>/<model_name> when HF_USER_ID and HF_TOKEN are set (default: true)")
     return p
 
-# %% ../nbs/06_teacher.ipynb #f5b8b754
+# %% ../nbs/06_teacher.ipynb #1f21be66
 def _resume_command(argv:list[str]) -> str:
     "The command line that resumes this run: the same arguments, `--resume` instead of `--overwrite`."
     import shlex
@@ -438,7 +439,7 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
     if _is_main_process(): print(f"final model: {result.final_dir}")
     return 0
 
-# %% ../nbs/06_teacher.ipynb #c3fe61ee
+# %% ../nbs/06_teacher.ipynb #fb00300f
 def _in_ipython() -> bool:
     "Whether this code runs inside IPython or Jupyter."
     ip = sys.modules.get("IPython")
