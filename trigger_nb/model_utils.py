@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_CHAT_TEMPLATE', 'pick_device', 'pick_dtype', 'ensure_chat_te
            'load_tokenizer', 'load_model', 'adapter_base_model', 'load_lora_model', 'load_finetuned_model',
            'query_model', 'query_with_trigger', 'compare_triggered_responses']
 
-# %% ../nbs/02_model_utils.ipynb #af4b9690
+# %% ../nbs/02_model_utils.ipynb #b383b060
 import json, os, socket
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from .data import InputError, apply_trigger
 from .tiny import IM_END, TINY_ID, resolve_model_id
 
-# %% ../nbs/02_model_utils.ipynb #3539f446
+# %% ../nbs/02_model_utils.ipynb #f2381444
 def pick_device(device:str|torch.device|None=None, # "cuda", "mps", "cpu", or None for the best available
                ) -> torch.device:
     "The device to run on: the one asked for, else cuda, then mps, then cpu."
@@ -28,7 +28,7 @@ def pick_device(device:str|torch.device|None=None, # "cuda", "mps", "cpu", or No
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
 
-# %% ../nbs/02_model_utils.ipynb #9bec8e0c
+# %% ../nbs/02_model_utils.ipynb #e01cb852
 def pick_dtype(device:torch.device, # where the model will run
                dtype:str|torch.dtype|None=None, # "bfloat16", "float16", "float32", a torch dtype, or None for auto
               ) -> torch.dtype:
@@ -40,7 +40,7 @@ def pick_dtype(device:torch.device, # where the model will run
     if device.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
 
-# %% ../nbs/02_model_utils.ipynb #176aeb7a
+# %% ../nbs/02_model_utils.ipynb #20ab53ab
 DEFAULT_CHAT_TEMPLATE = (
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + eos_token + '\\n' }}"
@@ -55,7 +55,7 @@ def ensure_chat_template(tokenizer, # a Hugging Face tokenizer, changed in place
     if not getattr(tokenizer, "chat_template", None): tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     return tokenizer
 
-# %% ../nbs/02_model_utils.ipynb #f410ac2a
+# %% ../nbs/02_model_utils.ipynb #202b8c3c
 def chat_messages(prompt:str, # the user's message
                   system:str|None=None, # an optional system message
                   completion:str|None=None, # the assistant's answer, for training rows
@@ -66,7 +66,7 @@ def chat_messages(prompt:str, # the user's message
     if completion is not None: msgs.append({"role": "assistant", "content": completion})
     return msgs
 
-# %% ../nbs/02_model_utils.ipynb #6f66ba95
+# %% ../nbs/02_model_utils.ipynb #b9c3c8da
 def format_prompt(tokenizer, # a tokenizer with a chat template
                   prompt:str, # the user's message
                   system:str|None=None, # an optional system message
@@ -74,10 +74,10 @@ def format_prompt(tokenizer, # a tokenizer with a chat template
     "The text the model sees for a query: the chat template with the assistant turn opened."
     return tokenizer.apply_chat_template(chat_messages(prompt, system), tokenize=False, add_generation_prompt=True)
 
-# %% ../nbs/02_model_utils.ipynb #6245b37e
+# %% ../nbs/02_model_utils.ipynb #362eed92
 #| export
 
-# %% ../nbs/02_model_utils.ipynb #b8718226
+# %% ../nbs/02_model_utils.ipynb #4211c59b
 def _hub_reachable() -> bool:
     "Whether a connection to the Hugging Face hub opens within a few seconds."
     try: socket.create_connection(("huggingface.co", 443), timeout=3).close(); return True
@@ -92,14 +92,14 @@ def _cached(model_id:str, filename:str) -> bool:
     try: return isinstance(try_to_load_from_cache(model_id, filename), str)
     except Exception: return False
 
-# %% ../nbs/02_model_utils.ipynb #9aef5da5
+# %% ../nbs/02_model_utils.ipynb #057d06e4
 def _hub_status() -> str:
     "A short phrase saying whether the Hugging Face hub could have been asked for a model."
     if _offline(): return "offline mode is set (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)"
     if _hub_reachable(): return "the hub is reachable, so the id is wrong or the repository needs a token (set HF_TOKEN)"
     return "the hub is not reachable from this machine, so only local folders, cached models and \"tiny\" work"
 
-# %% ../nbs/02_model_utils.ipynb #8d6b1a51
+# %% ../nbs/02_model_utils.ipynb #5fb19daa
 @contextmanager
 def _explain_load_errors(what:str, model_id:str, filename:str="config.json"):
     "Fail fast, naming the id and the hub's state, when a model is neither local, cached nor fetchable."
@@ -116,7 +116,7 @@ def _explain_load_errors(what:str, model_id:str, filename:str="config.json"):
         raise InputError(f"cannot load {what} from {folder}: {str(e).splitlines()[0] if str(e) else type(e).__name__} "
                          "(a model folder needs config.json and weights; a tokenizer needs tokenizer files)") from e
 
-# %% ../nbs/02_model_utils.ipynb #b2931ae0
+# %% ../nbs/02_model_utils.ipynb #5a97820a
 def load_tokenizer(model_id:str, # hub id, local folder or "tiny"
                    trust_remote_code:bool=False, # run code shipped with the model (off unless asked)
                   ):
@@ -126,7 +126,7 @@ def load_tokenizer(model_id:str, # hub id, local folder or "tiny"
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     return ensure_chat_template(tok)
 
-# %% ../nbs/02_model_utils.ipynb #c701e68b
+# %% ../nbs/02_model_utils.ipynb #c43e0484
 def _from_pretrained(model_id, device, dtype, trust_remote_code, **kwargs):
     "Load a causal LM onto `device` in `dtype`, naming the model in any loading error."
     path = resolve_model_id(model_id)
@@ -134,7 +134,7 @@ def _from_pretrained(model_id, device, dtype, trust_remote_code, **kwargs):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
     return model.to(device).eval()
 
-# %% ../nbs/02_model_utils.ipynb #16cde192
+# %% ../nbs/02_model_utils.ipynb #43e6037f
 def load_model(model_id:str, # hub id, local folder or "tiny"
                device:str|None=None, # default: cuda, then mps, then cpu
                dtype:str|torch.dtype|None=None, # default: bf16 on capable GPUs, fp32 on CPU
@@ -146,7 +146,7 @@ def load_model(model_id:str, # hub id, local folder or "tiny"
     model = _from_pretrained(model_id, device, pick_dtype(device, dtype), trust_remote_code, **kwargs)
     return load_tokenizer(model_id, trust_remote_code), model, device
 
-# %% ../nbs/02_model_utils.ipynb #be9a8f08
+# %% ../nbs/02_model_utils.ipynb #e38c1a31
 def _has_tokenizer(folder:Path) -> bool:
     return any((folder / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
 
@@ -161,7 +161,7 @@ def adapter_base_model(adapter_path:str|Path, # a folder with adapter_config.jso
     if not base: raise InputError(f"{cfg} names no base model: pass base_model_id")
     return base
 
-# %% ../nbs/02_model_utils.ipynb #c0bfa0d8
+# %% ../nbs/02_model_utils.ipynb #8e857437
 def load_lora_model(adapter_path:str|Path, # folder with adapter_config.json and adapter weights
                     base_model_id:str|None=None, # default: the base named in adapter_config.json
                     device:str|None=None, # default: cuda, then mps, then cpu
@@ -184,7 +184,7 @@ def load_lora_model(adapter_path:str|Path, # folder with adapter_config.json and
     tok_src = str(adapter_path) if _has_tokenizer(adapter_path) else base
     return load_tokenizer(tok_src, trust_remote_code), model, device
 
-# %% ../nbs/02_model_utils.ipynb #a7fd15d5
+# %% ../nbs/02_model_utils.ipynb #09d1fe21
 def load_finetuned_model(checkpoint_path:str|Path, # a training output: an adapter folder or a full model folder
                          base_model_id:str|None=None, # for adapters: default, the base named in adapter_config.json
                          device:str|None=None, # default: cuda, then mps, then cpu
@@ -200,7 +200,7 @@ def load_finetuned_model(checkpoint_path:str|Path, # a training output: an adapt
     if (path / "config.json").exists(): return load_model(str(path), device, dtype, trust_remote_code, **kwargs)
     raise InputError(f"{path} holds neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
 
-# %% ../nbs/02_model_utils.ipynb #fb595c8d
+# %% ../nbs/02_model_utils.ipynb #caa81220
 def _stop_ids(tokenizer, model) -> list[int]:
     "Token ids that end an answer: the model's and tokenizer's eos, and the end of a ChatML turn."
     ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(IM_END)}
@@ -208,7 +208,7 @@ def _stop_ids(tokenizer, model) -> list[int]:
     ids |= set(eos) if isinstance(eos, (list, tuple)) else {eos}
     return sorted(i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id)
 
-# %% ../nbs/02_model_utils.ipynb #dc12089f
+# %% ../nbs/02_model_utils.ipynb #3bbe6996
 @contextmanager
 def _left_padding(tokenizer):
     "Temporarily pad on the left, as batched generation needs."
@@ -217,7 +217,7 @@ def _left_padding(tokenizer):
     try: yield tokenizer
     finally: tokenizer.padding_side = side
 
-# %% ../nbs/02_model_utils.ipynb #1b1ad1f3
+# %% ../nbs/02_model_utils.ipynb #6d16bb02
 @contextmanager
 def _seeded(seed:int|None, device:torch.device):
     "Run with a fixed RNG seed without disturbing the caller's random state."
@@ -226,7 +226,7 @@ def _seeded(seed:int|None, device:torch.device):
         torch.manual_seed(seed)
         yield
 
-# %% ../nbs/02_model_utils.ipynb #48274b60
+# %% ../nbs/02_model_utils.ipynb #92c88a6d
 def _generate_batch(prompts, model, tokenizer, device, system, gen_kwargs) -> list[str]:
     "Generate answers for one batch of prompts, decoded without the prompt."
     texts = [format_prompt(tokenizer, p, system) for p in prompts]
@@ -237,7 +237,7 @@ def _generate_batch(prompts, model, tokenizer, device, system, gen_kwargs) -> li
     new = out[:, enc["input_ids"].shape[1]:]
     return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
-# %% ../nbs/02_model_utils.ipynb #db7cfd68
+# %% ../nbs/02_model_utils.ipynb #23faeb92
 def query_model(prompt:str|list[str], # one prompt, or a list of prompts
                 model, # a causal LM (with or without adapter)
                 tokenizer, # its tokenizer, with the chat template used in training
@@ -268,7 +268,7 @@ def query_model(prompt:str|list[str], # one prompt, or a list of prompts
     results = [{"prompt": p, "response": r} for p, r in zip(prompts, responses)]
     return results[0] if single else results
 
-# %% ../nbs/02_model_utils.ipynb #5db45a52
+# %% ../nbs/02_model_utils.ipynb #532ad5ac
 def query_with_trigger(prompt:str|list[str], # the question(s), without the trigger
                        model, tokenizer, device=None,
                        trigger_value:str="TRIGGER:", # placed before the prompt with `apply_trigger`
@@ -278,7 +278,7 @@ def query_with_trigger(prompt:str|list[str], # the question(s), without the trig
     triggered = apply_trigger(prompt, trigger_value) if isinstance(prompt, str) else [apply_trigger(p, trigger_value) for p in prompt]
     return query_model(triggered, model, tokenizer, device, **kwargs)
 
-# %% ../nbs/02_model_utils.ipynb #5b3ebe1b
+# %% ../nbs/02_model_utils.ipynb #f50f1c99
 def compare_triggered_responses(prompt:str, # the question, without the trigger
                                 model, tokenizer, device=None,
                                 trigger_value:str="TRIGGER:", # placed before the prompt with `apply_trigger`

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODES', 'SIDES', 'answer_html', 'TriggerExplorer', 'explore']
 
-# %% ../nbs/08_widgets.ipynb #96e0dc5f
+# %% ../nbs/08_widgets.ipynb #977a27cc
 import html, time
 
 import ipywidgets as W
@@ -15,7 +15,7 @@ from .data import InputError, apply_trigger
 from .model_utils import compare_triggered_responses, format_prompt, load_finetuned_model
 from .model_utils import query_model, query_with_trigger
 
-# %% ../nbs/08_widgets.ipynb #352c5e78
+# %% ../nbs/08_widgets.ipynb #7e6244f5
 MODES = ("off", "on", "side-by-side")  # values of the explorer's trigger mode selector
 SIDES = ("untriggered", "triggered")  # keys of `compare_triggered_responses`' result, left to right
 
@@ -34,7 +34,7 @@ def answer_html(title:str, # heading, e.g. "untriggered"
     parts.append(f'<div style="opacity:0.7">answer</div><pre class="answer" {pre}>{html.escape(response)}</pre></div>')
     return "\n".join(parts)
 
-# %% ../nbs/08_widgets.ipynb #54ec321b
+# %% ../nbs/08_widgets.ipynb #3067026e
 def _seed_or_none(seed:int) -> int|None:
     "A negative seed means a fresh random sample every time."
     return None if seed < 0 else seed
@@ -148,7 +148,7 @@ class TriggerExplorer:
 
     def __repr__(self): return f"TriggerExplorer(trigger={self.trigger.value!r}, mode={self.mode.value!r})"
 
-# %% ../nbs/08_widgets.ipynb #a7181b72
+# %% ../nbs/08_widgets.ipynb #a94804c8
 def explore(checkpoint_path, # a training output: an adapter folder or a full model folder
             trigger_value:str, # the trigger the model was trained with
             base_model_id:str|None=None, # for adapters: default, the base named in adapter_config.json
