@@ -437,7 +437,12 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
         print("interrupted; checkpoints already written are kept, and --resume continues from the last one", file=sys.stderr)
         return 130
     if _is_main_process(): print(f"final model: {result.final_dir}")
+    _end_distributed()
     return 0
+
+def _end_distributed():
+    "Close a torchrun process group before exit (gloo aborts the process if the group outlives it)."
+    if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 # %% ../nbs/06_teacher.ipynb #fb00300f
 def _in_ipython() -> bool:
