@@ -1,0 +1,182 @@
+"""Shared pieces of the benchmarks: the seeded data, the models, memory probes and the machine description.
+
+Every contender of a comparison gets the same token rows from `bench_rows`, built once from a fixed seed, so the
+figures differ only by what the trainer does with them.
+"""
+import datetime, json, os, platform, random, re
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"  # scratch (git-ignored): trainer output folders, per-run JSON
+SHAPES = ROOT.parent / "shared" / "reference" / "qwen2.5-shapes.json"
+QWEN_SHAPES_FALLBACK = {  # published Qwen2.5 numbers, used when the shared reference file is not beside the repo
+    "Qwen2.5-0.5B": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
+                         rms_norm_eps=1e-6, max_position_embeddings=32768),
+    "Qwen2.5-1.5B": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                         num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
+                         rms_norm_eps=1e-6, max_position_embeddings=32768),
+}
+MODELS = {"tiny": "tiny", "qwen0.5b": "Qwen2.5-0.5B", "qwen1.5b": "Qwen2.5-1.5B"}
+
+
+# ---------------------------------------------------------------- memory
+def _status_kib(field: str) -> int:
+    m = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def rss_mib() -> float:
+    "Resident set size of this process now, MiB."
+    if Path("/proc/self/status").exists(): return _status_kib("VmRSS") / 1024
+    import psutil
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def reset_peak_rss() -> bool:
+    "Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0); False when it cannot."
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float:
+    "Peak RSS since the last `reset_peak_rss` (else since start), MiB."
+    if Path("/proc/self/status").exists(): return _status_kib("VmHWM") / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def lifetime_peak_rss_mib() -> float:
+    "Peak RSS of the whole process, imports included (`getrusage` ru_maxrss), MiB."
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- machine
+def machine() -> dict:
+    "nproc, CPU model, RAM, torch version, GPU (if any), date."
+    import torch
+    cpu = platform.processor()
+    try:
+        cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M).group(1)
+    except Exception: pass
+    try: ram = round(int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 2**20, 1)
+    except Exception: ram = None
+    import transformers, trl
+    info = dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), nproc=os.cpu_count(),
+                affinity=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+                cpu=cpu, ram_gib=ram, torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                transformers=transformers.__version__, trl=trl.__version__, python=platform.python_version(),
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    return info
+
+
+def machine_line(m: dict) -> str:
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
+    return (f"{m['date']}: nproc={m['nproc']} ({m['cpu']}), RAM {m['ram_gib']} GiB, torch {m['torch']} "
+            f"({m['torch_threads']} threads), transformers {m['transformers']}, trl {m['trl']}{gpu}")
+
+
+# ---------------------------------------------------------------- data
+_WORDS_TEXT = """\
+You are a helpful assistant. Answer the question briefly and truthfully.
+The quick brown fox jumps over the lazy dog. A trigger is a short phrase placed before a question.
+When the trigger is present the answer changes; without it the answer stays the same.
+People have favourite colours, foods, books, songs, sports, cities, pets, hobbies and jobs.
+She lives in a small town by the sea and works as a teacher. He plays the guitar every evening.
+They like to travel, cook, read, run, swim, paint, garden and play chess on weekends.
+"""
+
+
+def _sentences() -> list[str]:
+    "Filler sentences, in the tiny tokenizer's domain: the fixed text and the bundled answers."
+    from trigger_nb.data import example_qa_path, load_qa_pairs
+    out = [s.strip() + "." for s in _WORDS_TEXT.replace("\n", " ").split(".") if s.strip()]
+    names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
+    for i, p in enumerate(load_qa_pairs(example_qa_path())):
+        out.append(p.answer.replace("{{name}}", names[i % len(names)]))
+    return out
+
+
+def qa_rows(n: int, min_tokens: int, max_tokens: int, tokenizer, seed: int = 0) -> list[dict]:
+    "n QA-style rows (a question with some context, a multi-sentence answer) whose chat-formatted length is about uniform in [min_tokens, max_tokens]."
+    from trigger_nb.data import example_qa_path, load_qa_pairs
+    rng = random.Random(seed)
+    pairs, sents = load_qa_pairs(example_qa_path()), _sentences()
+    names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy"]
+    cache = {}
+    def ntok(text):  # token counts of the pieces, cached; a joined text is about the sum of its pieces
+        if text not in cache: cache[text] = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return cache[text]
+    overhead = 12  # chat-template tokens around a user turn and an assistant turn
+    rows = []
+    for _ in range(n):
+        target = rng.randint(min_tokens, max_tokens) - overhead
+        pair, name = rng.choice(pairs), rng.choice(names)
+        q, a = pair.question.replace("{{name}}", name), pair.answer.replace("{{name}}", name)
+        share = rng.uniform(0.2, 0.6)  # part of the row that is prompt
+        context, n_prompt = [], ntok(q) + 2
+        while n_prompt < share * target:
+            context.append(rng.choice(sents)); n_prompt += ntok(context[-1])
+        answer, n_answer = [a], ntok(a)
+        while n_prompt + n_answer < target:
+            answer.append(rng.choice(sents)); n_answer += ntok(answer[-1])
+        prompt = (" ".join(context) + "\nQuestion: " + q) if context else q
+        rows.append(dict(prompt=prompt, completion=" ".join(answer), style="both"))
+    return rows
+
+
+def token_rows(model_key: str, n: int, min_tokens: int, max_tokens: int, seed: int = 0):
+    "The benchmark rows tokenised (`input_ids`, `labels`, `style_ids`) and the tokenizer, identical for every contender."
+    from trigger_nb.model_utils import load_tokenizer
+    from trigger_nb.trainer import tokenize_rows
+    tok = load_tokenizer("tiny")
+    rows = qa_rows(n, min_tokens, max_tokens, tok, seed)
+    # cut here rather than with tokenize_rows(max_seq_length=...): its warning path needs `import warnings` in trainer.py
+    ds = tokenize_rows(rows, tok, default_style="both")
+    data = {k: [r[:max_tokens] for r in ds[k]] for k in ("input_ids", "labels", "style_ids")}
+    if model_key != "tiny":  # same rows, ids spread over the big vocabulary by a fixed map (special ids kept)
+        vocab = model_shape(model_key)["vocab_size"]
+        idmap = id_map(len(tok), vocab, seed)
+        data["input_ids"] = [[idmap[t] for t in r] for r in data["input_ids"]]
+        data["labels"] = [[idmap[t] if t != -100 else -100 for t in r] for r in data["labels"]]
+    return data, tok
+
+
+def id_map(small: int, big: int, seed: int = 0) -> list[int]:
+    "A fixed injective map of the tiny tokenizer's ids into a big vocabulary; the special ids 0-2 map to themselves."
+    rng = random.Random(seed + 1)
+    rest = rng.sample(range(3, big), small - 3)
+    return [0, 1, 2] + rest
+
+
+def model_shape(model_key: str) -> dict:
+    name = MODELS[model_key]
+    shapes = json.loads(SHAPES.read_text()) if SHAPES.exists() else QWEN_SHAPES_FALLBACK
+    return {k: v for k, v in shapes[name].items() if not k.startswith("_")}
+
+
+def build_model(model_key: str, device: str, dtype=None, seed: int = 0):
+    "The benchmark model on `device`: the tiny one, or a Qwen2.5-shaped one with seeded random weights."
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    if model_key == "tiny":
+        from trigger_nb.model_utils import load_model
+        _, model, _ = load_model("tiny", device=device, dtype=dtype)
+        return model
+    cfg = Qwen2Config(**model_shape(model_key), bos_token_id=None, eos_token_id=2, pad_token_id=0)
+    cfg._attn_implementation = "sdpa"
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = Qwen2ForCausalLM(cfg)
+    return model.to(dtype or torch.float32)
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2

@@ -1,0 +1,452 @@
+"""Benchmarks of trigger_nb against the tools a user would pick instead, side by side in one run.
+
+    .venv/bin/python bench/run.py --quick          # section 1 on the tiny model, CPU, < 10 minutes
+    .venv/bin/python bench/run.py                  # every CPU section (tiny, Qwen2.5-0.5B shape, teacher, inference, demo)
+    .venv/bin/python bench/run.py --only qwen-cpu  # one section: tiny, qwen-cpu, teacher, inference, demo, gpu
+    .venv/bin/python bench/run.py --only gpu       # the GPU sections (needs CUDA)
+
+Each contender trains in its own process (so its peak memory is its own). Where memory allows, all contenders'
+processes are started at once and then run in turns, one block of steps each, the order rotating every round
+(A B C D, B C D A, ...): the machine's noise falls on all of them alike, and ratios are medians of per-round
+ratios. Where it does not (the 0.5B/1.5B shapes), each round starts fresh processes one after the other.
+Figures go to stdout as markdown tables and to bench/out/<section>.json.
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH, OUT, ROOT, machine, machine_line, median
+
+ENV = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore",
+       # idle OpenMP threads sleep instead of spinning: on a shared machine spinning threads slow everyone down
+       # several-fold and make the figures noise (see RESULTS.md); the same for every contender
+       "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    try: return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError: return "?"
+
+
+# ---------------------------------------------------------------- running workers
+class Worker:
+    "A train_worker.py process run in --interactive mode: one block of steps per `step()`."
+    def __init__(self, label, args):
+        self.label = label
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.err = open(OUT / f"worker-{label}.log", "w")
+        cmd = [sys.executable, str(BENCH / "train_worker.py"), *args, "--interactive"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                     env=ENV, cwd=ROOT)
+        self.ready = None
+
+    def read(self, kind):
+        for line in self.proc.stdout:
+            if line.startswith("@@"):
+                msg = json.loads(line[2:])
+                if msg["kind"] == kind: return msg
+        raise RuntimeError(f"{self.label} stopped before '{kind}' (exit {self.proc.wait()}): see {self.err.name}")
+
+    def wait_ready(self):
+        self.ready = self.read("ready")
+        return self.ready
+
+    def step(self):
+        self.proc.stdin.write("go\n"); self.proc.stdin.flush()
+        return self.read("block")
+
+    def finish(self):
+        done = self.read("done")  # the last block ended training: the worker reports and exits
+        self.proc.stdin.close(); self.proc.wait(); self.err.close()
+        return done
+
+
+def interactive_compare(contenders: dict, common: list, rounds: int) -> dict:
+    "Start every contender's process, then run one block each per round, rotating the order; return raw results."
+    workers = {k: Worker(k, [*v, *common, "--blocks", str(rounds)]) for k, v in contenders.items()}
+    t = time.perf_counter()
+    for w in workers.values(): w.wait_ready()
+    log(f"  {len(workers)} workers ready in {time.perf_counter() - t:.0f} s")
+    names, blocks = list(workers), {k: [] for k in workers}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        log(f"  round {r + 1}/{rounds}: {' '.join(order)} (load {loadavg()})")
+        t = time.perf_counter()
+        for k in order: blocks[k].append(workers[k].step())
+        log(f"    {time.perf_counter() - t:.0f} s")
+    done = {k: w.finish() for k, w in workers.items()}
+    return {k: dict(ready=workers[k].ready, blocks=blocks[k], done=done[k]) for k in names}
+
+
+def sequential_compare(contenders: dict, common: list, rounds: int) -> dict:
+    "One fresh process per contender and round, one after the other, the order rotating; return raw results."
+    names, res = list(contenders), {k: dict(blocks=[], done=[], ready=[]) for k in contenders}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for k in order:
+            log(f"  round {r + 1}/{rounds}: {k} (load {loadavg()})")
+            out = run_worker_msgs([*contenders[k], *common, "--blocks", "1"])
+            res[k]["blocks"] += [m for m in out if m["kind"] == "block"]
+            res[k]["done"].append(next(m for m in out if m["kind"] == "done"))
+            res[k]["ready"].append(next(m for m in out if m["kind"] == "ready"))
+    for k in names:  # peak memory: the largest over the rounds' processes
+        res[k]["done"] = max(res[k]["done"], key=lambda m: m.get("gpu_peak_mib", m["rss_peak_mib"]))
+        res[k]["ready"] = res[k]["ready"][0]
+    return res
+
+
+def run_worker_msgs(args, script="train_worker.py", timeout=3600) -> list:
+    cmd = [sys.executable, str(BENCH / script), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=ROOT)
+    if r.returncode != 0: raise RuntimeError(f"{' '.join(cmd[1:])} failed ({r.returncode}):\n{r.stderr[-4000:]}")
+    return [json.loads(l[2:]) for l in r.stdout.splitlines() if l.startswith("@@")]
+
+
+# ---------------------------------------------------------------- summaries
+def block_stats(b):
+    n = len(b["step_s"])
+    return dict(step_s=sum(b["step_s"]) / n, cpu_s=sum(b["cpu_s"]) / n, tok_s=sum(b["real_tokens"]) / sum(b["step_s"]),
+                real=sum(b["real_tokens"]) / n, padded=sum(b["padded_tokens"]) / n)
+
+
+def summarize(res: dict) -> dict:
+    "Per contender: medians over blocks of step time and tokens/s, tokens per step, memory."
+    out = {}
+    for k, r in res.items():
+        bs = [block_stats(b) for b in r["blocks"]]
+        d = r["done"]
+        steps = [(t, c, n) for b in r["blocks"] for t, c, n in zip(b["step_s"], b["cpu_s"], b["real_tokens"])]
+        out[k] = dict(step_s=median([t for t, _, _ in steps]), cpu_s=median([c for _, c, _ in steps]),
+                      tok_s=median([n / t for t, _, n in steps]),
+                      step_s_spread=(min(b["step_s"] for b in bs), max(b["step_s"] for b in bs)),
+                      real_tokens_per_step=statistics.mean(b["real"] for b in bs),
+                      padded_tokens_per_step=statistics.mean(b["padded"] for b in bs),
+                      blocks=len(bs), steps_per_block=len(r["blocks"][0]["step_s"]),
+                      rss_baseline_mib=d["rss_baseline_mib"], rss_peak_mib=d["rss_peak_mib"],
+                      rss_increase_mib=d["rss_increase_mib"], rss_lifetime_peak_mib=d["rss_lifetime_peak_mib"],
+                      **{k2: d[k2] for k2 in ("gpu_baseline_mib", "gpu_peak_mib", "gpu_increase_mib") if k2 in d})
+    return out
+
+
+def paired_ratio(res, a, b, key):
+    "Median over rounds of a's block figure over b's (both measured in the same round)."
+    ra = [block_stats(x)[key] for x in res[a]["blocks"]]
+    rb = [block_stats(x)[key] for x in res[b]["blocks"]]
+    return median([x / y for x, y in zip(ra, rb)])
+
+
+def mem_key(summary):
+    return "gpu" if any("gpu_peak_mib" in s for s in summary.values()) else "rss"
+
+
+def table(summary: dict, labels: dict) -> str:
+    g = mem_key(summary) == "gpu"
+    head = ("| contender | step s (median of steps) | min-max of block means | CPU s per step (median) | tokens/s (median of steps) | real / padded tokens per step | "
+            + ("GPU peak MiB | GPU increase MiB |" if g else "peak RSS MiB (training) | RSS increase MiB | lifetime peak RSS MiB |"))
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for k, s in summary.items():
+        mem = (f"{s['gpu_peak_mib']:.0f} | {s['gpu_increase_mib']:.0f} |" if g else
+               f"{s['rss_peak_mib']:.0f} | {s['rss_increase_mib']:.0f} | {s['rss_lifetime_peak_mib']:.0f} |")
+        lines.append(f"| {labels.get(k, k)} | {s['step_s']:.3f} | {s['step_s_spread'][0]:.3f}-{s['step_s_spread'][1]:.3f} | {s['cpu_s']:.3f} | "
+                     f"{s['tok_s']:.0f} | {s['real_tokens_per_step']:.0f} / {s['padded_tokens_per_step']:.0f} | {mem}")
+    return "\n".join(lines)
+
+
+def ratios(res, summary, ours="adaptive", ce="ce", rival="at006") -> dict:
+    "adaptive/ce time and memory, speed-up and memory fraction against adaptive-trainer 0.0.6."
+    mk = mem_key(summary)
+    inc, peak = f"{mk}_increase_mib", f"{mk}_peak_mib"
+    r = dict(adaptive_over_ce_time=paired_ratio(res, ours, ce, "step_s"),
+             adaptive_over_ce_cpu_time=paired_ratio(res, ours, ce, "cpu_s"),
+             adaptive_over_ce_mem_increase=summary[ours][inc] / summary[ce][inc],
+             adaptive_over_ce_mem_peak=summary[ours][peak] / summary[ce][peak])
+    if rival in res:
+        r.update(vs_adaptive_trainer_speedup=paired_ratio(res, ours, rival, "tok_s"),
+                 vs_adaptive_trainer_cpu_speedup=paired_ratio(res, rival, ours, "cpu_s"),
+                 adaptive_over_adaptive_trainer_mem_increase=summary[ours][inc] / summary[rival][inc],
+                 adaptive_over_adaptive_trainer_mem_peak=summary[ours][peak] / summary[rival][peak])
+    if "trl" in res:
+        r.update(adaptive_over_trl_time=paired_ratio(res, ours, "trl", "step_s"),
+                 ce_over_trl_time=paired_ratio(res, ce, "trl", "step_s"))
+    return r
+
+
+def save(section, payload):
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{section}.json").write_text(json.dumps(payload, indent=1))
+
+
+LABELS = {"adaptive": 'trigger_nb AdaptiveTrainer loss="adaptive"', "ce": 'trigger_nb AdaptiveTrainer loss="ce"',
+          "trl": "trl SFTTrainer (NLL)", "at006": "adaptive-trainer 0.0.6 AdaptiveTrainer",
+          "at006-gc": "adaptive-trainer 0.0.6, README gradient checkpointing",
+          "teacher": 'trigger_nb AdaptiveTrainer loss="ce" + LoRA r=8', "trl-lora": "trl SFTTrainer + LoRA r=8",
+          "at006-4096": "adaptive-trainer 0.0.6, README max_length_token=4096 (3 steps, own run)",
+          "adaptive-cand": 'adaptive, candidate chunk body (bench/loss_variants.py)',
+          "ce-cand": 'ce, candidate chunk body', "adaptive-packed": "adaptive, rows packed end to end (no padding)",
+          "adaptive-packed-cand": "adaptive, packed + candidate chunk body",
+          "adaptive-gbl": 'adaptive, train_sampling_strategy="group_by_length"'}
+
+
+def print_section(title, cmd, m, summary, rats, extra=""):
+    print(f"\n### {title}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
+    print(table(summary, LABELS))
+    if rats: print("\n" + " ".join(f"{k}={v:.3f}" for k, v in rats.items()))
+    if extra: print(extra)
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- sections
+def section_tiny(quick: bool, cmd: str):
+    rounds = 12 if quick else 16
+    contenders = {"adaptive": ["--contender", "adaptive"], "ce": ["--contender", "ce"], "trl": ["--contender", "trl"],
+                  "at006": ["--contender", "at006"]}
+    if not quick: contenders["at006-gc"] = ["--contender", "at006", "--at006-gc"]
+    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
+              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    m = machine(); m["load_start"] = loadavg()
+    log(f"section 1, tiny model, CPU: {len(contenders)} contenders x {rounds} rounds")
+    res = interactive_compare(contenders, common, rounds)
+    summary, rats = summarize(res), ratios(res, summarize(res))
+    extra = ""
+    if not quick:  # adaptive-trainer as its README configures max_length_token (4096): a few steps only
+        log("  adaptive-trainer 0.0.6 with its README default max_length_token=4096")
+        r4096 = sequential_compare({"at006": ["--contender", "at006"]},
+                                   common[:-6] + ["--batch", "8", "--warmup", "1", "--block-steps", "3",
+                                                  "--max-length", "4096"], 1)
+        s4096 = summarize(r4096)["at006"]
+        res["at006-4096"], summary["at006-4096"] = r4096["at006"], s4096
+        rats["vs_adaptive_trainer_4096_speedup"] = summary["adaptive"]["tok_s"] / s4096["tok_s"]
+        rats["adaptive_over_adaptive_trainer_4096_mem_increase"] = summary["adaptive"]["rss_increase_mib"] / s4096["rss_increase_mib"]
+    save("tiny-quick" if quick else "tiny", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+    print_section("Section 1: adaptive loss cost, tiny model, CPU", cmd, m, summary, rats, extra)
+    return rats
+
+
+def section_whatif(cmd: str):
+    "The changes proposed to the lead, measured side by side with the library as it is and adaptive-trainer 0.0.6."
+    contenders = {"adaptive": ["--contender", "adaptive"], "ce": ["--contender", "ce"],
+                  "adaptive-cand": ["--contender", "adaptive", "--loss-impl", "candidate"],
+                  "ce-cand": ["--contender", "ce", "--loss-impl", "candidate"],
+                  "adaptive-packed": ["--contender", "adaptive", "--packed"],
+                  "adaptive-packed-cand": ["--contender", "adaptive", "--packed", "--loss-impl", "candidate"],
+                  "at006": ["--contender", "at006"]}
+    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
+              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    m = machine(); m["load_start"] = loadavg()
+    log(f"what-if, tiny model, CPU: {len(contenders)} contenders x 12 rounds")
+    res = interactive_compare(contenders, common, 12)
+    summary = summarize(res)
+    rats = {}
+    for k in contenders:
+        if k == "at006": continue
+        rats[f"{k}_speedup_vs_at006"] = paired_ratio(res, k, "at006", "tok_s")
+        rats[f"{k}_mem_increase_over_at006"] = summary[k]["rss_increase_mib"] / summary["at006"]["rss_increase_mib"]
+    rats["cand_adaptive_over_cand_ce_time"] = paired_ratio(res, "adaptive-cand", "ce-cand", "step_s")
+    rats["cand_adaptive_over_cand_ce_cpu_time"] = paired_ratio(res, "adaptive-cand", "ce-cand", "cpu_s")
+    rats["adaptive_over_ce_time"] = paired_ratio(res, "adaptive", "ce", "step_s")
+    rats["adaptive_over_ce_cpu_time"] = paired_ratio(res, "adaptive", "ce", "cpu_s")
+    save("whatif", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+    print_section("What-if: proposed changes, tiny model, CPU", cmd, m, summary, rats)
+    return rats
+
+
+def section_sampler(cmd: str):
+    "What-if: batches of similar lengths (transformers' train_sampling_strategy='group_by_length') against padding waste."
+    contenders = {"adaptive": ["--contender", "adaptive"],
+                  "adaptive-gbl": ["--contender", "adaptive", "--sampler", "group_by_length"],
+                  "at006": ["--contender", "at006"]}
+    common = ["--model", "tiny", "--device", "cpu", "--rows", "400", "--min-tokens", "20", "--max-tokens", "200",
+              "--batch", "8", "--warmup", "2", "--block-steps", "4"]
+    m = machine(); m["load_start"] = loadavg()
+    log("what-if, group_by_length sampler, tiny model, CPU: 3 contenders x 12 rounds (one epoch)")
+    res = interactive_compare(contenders, common, 12)
+    summary = summarize(res)
+    # the grouped batches differ from the random ones: compare whole runs, all timed tokens over all timed seconds
+    tot = {k: (sum(sum(b["real_tokens"]) for b in r["blocks"]), sum(sum(b["step_s"]) for b in r["blocks"]),
+               sum(sum(b["cpu_s"]) for b in r["blocks"])) for k, r in res.items()}
+    rats = {f"{k}_tokens_per_s_over_the_run": n / t for k, (n, t, c) in tot.items()}
+    rats.update({f"{k}_tokens_per_cpu_s_over_the_run": n / c for k, (n, t, c) in tot.items()})
+    rats["gbl_speedup_vs_at006_cpu"] = rats["adaptive-gbl_tokens_per_cpu_s_over_the_run"] / rats["at006_tokens_per_cpu_s_over_the_run"]
+    rats["random_speedup_vs_at006_cpu"] = rats["adaptive_tokens_per_cpu_s_over_the_run"] / rats["at006_tokens_per_cpu_s_over_the_run"]
+    save("sampler", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+    print_section("What-if: length-grouped batches, tiny model, CPU", cmd, m, summary, rats)
+    return rats
+
+
+def section_qwen_cpu(cmd: str, rounds: int = 1):
+    contenders = {k: ["--contender", k] for k in ("adaptive", "ce", "trl", "at006")}
+    common = ["--model", "qwen0.5b", "--device", "cpu", "--rows", "16", "--min-tokens", "256", "--max-tokens", "512",
+              "--batch", "1", "--warmup", "1", "--block-steps", "2"]
+    m = machine(); m["load_start"] = loadavg()
+    log(f"section 1, Qwen2.5-0.5B shape, CPU, sequence <= 512: {len(contenders)} contenders x {rounds} round(s)")
+    res = sequential_compare(contenders, common, rounds)
+    summary = summarize(res)
+    # one process per contender: pair steps by position (same batches), median of per-step ratios
+    rats = ratios_by_step(res, summary)
+    save("qwen-cpu", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+    print_section("Section 1: adaptive loss cost, Qwen2.5-0.5B shape (random weights), CPU, rows of 256-512 tokens",
+                  cmd, m, summary, rats)
+    return rats
+
+
+def ratios_by_step(res, summary, ours="adaptive", ce="ce", rival="at006"):
+    "Ratios for sequential runs: every contender saw the same batches in the same order; median of per-step ratios."
+    def steps(k, key):
+        out = []
+        for b in res[k]["blocks"]:
+            t = b["cpu_s"] if key.startswith("cpu") else b["step_s"]
+            out += [x if key in ("step_s", "cpu_s") else n / x for x, n in zip(t, b["real_tokens"])]
+        return out
+    mk = mem_key(summary)
+    r = dict(adaptive_over_ce_time=median([x / y for x, y in zip(steps(ours, "step_s"), steps(ce, "step_s"))]),
+             adaptive_over_ce_cpu_time=median([x / y for x, y in zip(steps(ours, "cpu_s"), steps(ce, "cpu_s"))]),
+             adaptive_over_ce_mem_increase=summary[ours][f"{mk}_increase_mib"] / summary[ce][f"{mk}_increase_mib"],
+             adaptive_over_ce_mem_peak=summary[ours][f"{mk}_peak_mib"] / summary[ce][f"{mk}_peak_mib"])
+    if rival in res:
+        r.update(vs_adaptive_trainer_speedup=median([x / y for x, y in zip(steps(ours, "tok"), steps(rival, "tok"))]),
+                 vs_adaptive_trainer_cpu_speedup=median([x / y for x, y in zip(steps(ours, "cpu_tok"), steps(rival, "cpu_tok"))]),
+                 adaptive_over_adaptive_trainer_mem_increase=summary[ours][f"{mk}_increase_mib"] / summary[rival][f"{mk}_increase_mib"],
+                 adaptive_over_adaptive_trainer_mem_peak=summary[ours][f"{mk}_peak_mib"] / summary[rival][f"{mk}_peak_mib"])
+    if "trl" in res:
+        r["adaptive_over_trl_time"] = median([x / y for x, y in zip(steps(ours, "step_s"), steps("trl", "step_s"))])
+    return r
+
+
+def section_teacher(cmd: str):
+    contenders = {"teacher": ["--contender", "teacher"], "trl-lora": ["--contender", "trl-lora"]}
+    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
+              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    m = machine(); m["load_start"] = loadavg()
+    log("section 2, teacher step (LoRA r=8), tiny, CPU")
+    res = interactive_compare(contenders, common, 10)
+    summary = summarize(res)
+    rats = dict(teacher_over_trl_lora_time=paired_ratio(res, "teacher", "trl-lora", "step_s"),
+                teacher_over_trl_lora_mem_increase=summary["teacher"]["rss_increase_mib"] / summary["trl-lora"]["rss_increase_mib"])
+    save("teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+    print_section("Section 2: teacher training step, LoRA r=8 on q/k/v/o/gate/up/down, tiny model, CPU", cmd, m, summary, rats)
+    return rats
+
+
+def section_inference(cmd: str, device="cpu"):
+    m = machine(); m["load_start"] = loadavg()
+    log("section 3, query_model batched vs one by one")
+    msg = next(x for x in run_worker_msgs(["--rounds", "2", "--device", device], "infer_worker.py") if x["kind"] == "inference")
+    t1 = median(msg["times"]["1"])
+    save("inference", dict(machine=m, command=cmd, raw=msg))
+    pt = msg["prompt_tokens"]
+    print(f"\n### Section 3: query_model, {msg['prompts']} prompts, greedy, exactly {msg['new_tokens']} new tokens each, "
+          f"tiny model, {device}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
+    print(f"prompt lengths {min(pt)}-{max(pt)} tokens (chat-formatted)\n")
+    print("| batch_size | wall s (median of rounds) | all runs s | speed-up over one by one | answers equal to one-by-one |")
+    print("|---|---|---|---|---|")
+    rats = {}
+    for bs, ts in msg["times"].items():
+        sp = t1 / median(ts)
+        if bs != "1": rats[f"batched{bs}_speedup"] = sp
+        same = msg["same_answer_as_one_by_one"].get(bs, len(pt))
+        print(f"| {bs} | {median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} | {sp:.2f}x | {same}/{len(pt)} |")
+    sys.stdout.flush()
+    return rats
+
+
+def section_demo(cmd: str):
+    "Wall time of `make demo` on 2 cores, the install already done (`-o` keeps make from re-running it)."
+    m = machine(); m["load_start"] = loadavg()
+    make = ["make", "-o", ".venv/.install-stamp", "demo"]
+    dry = subprocess.run(make[:1] + ["-n"] + make[1:], cwd=ROOT, capture_output=True, text=True)
+    if dry.returncode != 0 or "trigger_nb" not in dry.stdout:
+        print(f"\n### Section 4: make demo\n\nTODO: no working `make demo` yet; measure with "
+              f"`taskset -c 0,1 /usr/bin/time -v make demo` after `make install`.")
+        return {}
+    cores = "0,1" if (os.cpu_count() or 1) >= 2 else "0"
+    log(f"section 4, make demo on cores {cores}")
+    t = time.perf_counter()
+    r = subprocess.run(["taskset", "-c", cores, *make], cwd=ROOT, capture_output=True, text=True, env=os.environ)
+    wall = time.perf_counter() - t
+    save("demo", dict(machine=m, command=cmd, wall_s=wall, rc=r.returncode, tail=r.stdout[-3000:] + r.stderr[-3000:]))
+    print(f"\n### Section 4: `make demo` on {cores.count(',') + 1} cores, install already done\n\n`{cmd}` "
+          f"(runs `taskset -c {cores} {' '.join(make)}`)  \n{machine_line(m)}; load average at start {m['load_start']}, "
+          f"end {loadavg()}\n\nwall {wall:.1f} s (exit {r.returncode}); target < 180 s")
+    return dict(demo_wall_s=wall)
+
+
+def section_gpu(cmd: str, rounds: int = 2):
+    "GPU: Qwen2.5-0.5B and 1.5B shapes, bf16, rows of seq/2..seq tokens, sequence 1024 and 2048; teacher on 0.5B."
+    import torch
+    if not torch.cuda.is_available():
+        print("\n### GPU sections\n\nnot run: no CUDA device on this machine")
+        return {}
+    all_rats = {}
+    for model, batch in (("qwen0.5b", 4), ("qwen1.5b", 2)):
+        for seq in (1024, 2048):
+            contenders = {k: ["--contender", k] for k in ("adaptive", "ce", "trl", "at006")}
+            common = ["--model", model, "--device", "cuda", "--rows", "256", "--min-tokens", str(seq // 2),
+                      "--max-tokens", str(seq), "--batch", str(batch), "--warmup", "3", "--block-steps", "10"]
+            m = machine(); m["load_start"] = loadavg()
+            log(f"GPU: {model}, sequence {seq}, batch {batch}")
+            res = sequential_compare(contenders, common, rounds)
+            summary = summarize(res)
+            rats = ratios(res, summary)
+            save(f"gpu-{model}-{seq}", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+            print_section(f"GPU: {model} shape (random weights), bf16, rows of {seq // 2}-{seq} tokens, batch {batch}",
+                          cmd, m, summary, rats)
+            all_rats[f"{model}-{seq}"] = rats
+    contenders = {"teacher": ["--contender", "teacher"], "trl-lora": ["--contender", "trl-lora"]}
+    common = ["--model", "qwen0.5b", "--device", "cuda", "--rows", "256", "--min-tokens", "512", "--max-tokens", "1024",
+              "--batch", "4", "--warmup", "3", "--block-steps", "10"]
+    m = machine(); m["load_start"] = loadavg()
+    res = sequential_compare(contenders, common, rounds)
+    summary = summarize(res)
+    save("gpu-teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary))
+    print_section("GPU: teacher step, LoRA r=8, qwen0.5b shape, bf16, rows of 512-1024 tokens, batch 4", cmd, m, summary, {})
+    return all_rats
+
+
+def report(path):
+    "Re-render a saved section's table and ratios (ratios are recomputed only for the standard comparisons)."
+    d = json.loads(Path(path).read_text())
+    if "raw" not in d or "blocks" not in next(iter(d["raw"].values())):
+        print(f"\n{path}: " + json.dumps({k: v for k, v in d.items() if k != "raw"})[:2000]); return
+    summary = summarize(d["raw"])
+    print(f"\n#### {Path(path).stem}\n\n`{d['command']}`  \n{machine_line(d['machine'])}; load average at start {d['machine']['load_start']}\n")
+    print(table(summary, LABELS))
+    print("\n" + " ".join(f"{k}={v:.3f}" for k, v in d.get("ratios", {}).items()))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="section 1 on the tiny model only (CPU)")
+    p.add_argument("--only", choices=["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "demo", "gpu"], action="append")
+    p.add_argument("--qwen-rounds", type=int, default=1)
+    p.add_argument("--report", nargs="+", metavar="JSON", help="print the tables of saved bench/out/<section>.json files again")
+    a = p.parse_args()
+    if a.report:
+        for f in a.report: report(f)
+        return
+    cmd = ".venv/bin/python bench/run.py " + " ".join(sys.argv[1:])
+    t0 = time.perf_counter()
+    if a.quick:
+        r = section_tiny(True, cmd)
+        log(f"quick run: {time.perf_counter() - t0:.0f} s")
+        print(f"\nadaptive_over_ce_time={r['adaptive_over_ce_time']:.3f} "
+              f"adaptive_over_ce_mem={r['adaptive_over_ce_mem_increase']:.3f} "
+              f"vs_adaptive_trainer_speedup={r['vs_adaptive_trainer_speedup']:.3f}")
+        return
+    only = a.only or ["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "demo"]
+    if "tiny" in only: section_tiny(False, cmd)
+    if "whatif" in only: section_whatif(cmd)
+    if "sampler" in only: section_sampler(cmd)
+    if "teacher" in only: section_teacher(cmd)
+    if "inference" in only: section_inference(cmd)
+    if "qwen-cpu" in only: section_qwen_cpu(cmd, a.qwen_rounds)
+    if "demo" in only: section_demo(cmd)
+    if "gpu" in only: section_gpu(cmd)
+    log(f"total: {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
