@@ -1,6 +1,9 @@
 """A candidate chunk body for `trigger_nb.adaptive_loss._fused_chunks`, and a micro-benchmark against the current one.
 
-    .venv/bin/python bench/loss_variants.py            # tiny head (V=998, H=128) and Qwen2.5-0.5B head (V=151936, H=896)
+    .venv/bin/python bench/loss_variants.py            # time: tiny head (V=998, H=128) and Qwen2.5-0.5B head (V=151936, H=896)
+    .venv/bin/python bench/loss_variants.py --memory   # peak memory of loss + backward, 0.5B head
+    .venv/bin/python bench/loss_variants.py --ranks    # ways to count the ranks of one chunk
+    .venv/bin/python bench/loss_variants.py --profile  # where the current loss + backward spends its time, 0.5B head
 
 The candidate computes the same loss, ranks, extra weights and gradients with fewer passes over each chunk of
 logits (profile in RESULTS.md):
@@ -95,11 +98,12 @@ def _case(B, T, H, V, device="cpu", dtype=torch.float32, seed=0):
 def compare(B, T, H, V, reps, device="cpu"):
     "Median time of loss+backward, current vs candidate, adaptive and ce, interleaved; and a check they agree."
     import trigger_nb.adaptive_loss as al
-    current = al._fused_chunks
+    current, current_backward = al._fused_chunks, al._FusedAdaptiveCE.backward
     hid, W, labels, styles = _case(B, T, H, V, device)
 
     def run(impl, adaptive):
         al._fused_chunks = impl
+        al._FusedAdaptiveCE.backward = current_backward if impl is current else staticmethod(backward_in_place)
         hid.grad = W.grad = None
         if device == "cuda": torch.cuda.synchronize()
         t = time.perf_counter()
@@ -120,15 +124,83 @@ def compare(B, T, H, V, reps, device="cpu"):
             ta.append(run(current, adaptive)[0]); tb.append(run(fused_chunks_candidate, adaptive)[0])
         from common import median
         out["adaptive" if adaptive else "ce"] = (median(ta), median(tb))
-    al._fused_chunks = current
+    al._fused_chunks, al._FusedAdaptiveCE.backward = current, current_backward
     return out
 
 
+def loss_peak(impl, mode, device):
+    "Peak memory over the baseline of one loss + backward at the 0.5B head shape (run in a fresh process)."
+    from common import peak_rss_mib, reset_peak_rss, rss_mib
+    import trigger_nb.adaptive_loss as al
+    if impl == "candidate": use_candidate()
+    hid, W, labels, styles = _case(1, 512, 896, 151936, device)
+    run = lambda: al.adaptive_loss_from_hidden(hid, W, labels, styles, adaptive=mode == "adaptive")[0].backward()
+    run(); hid.grad = W.grad = None  # warm
+    if device == "cuda":
+        torch.cuda.synchronize(); base = torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()
+        run(); torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    base = rss_mib(); reset_peak_rss()
+    run()
+    return peak_rss_mib() - base
+
+
+def rank_ways(reps=7, top_k=8):
+    "Time and temporary memory of ways to get the ranks of one chunk (CPU), next to the chunk's logits matmul."
+    from common import median, peak_rss_mib, reset_peak_rss, rss_mib
+    print("| chunk (rows x V), head H | way | time ms | temporary memory MiB |\n|---|---|---|---|")
+    for n, V, H in ((946, 998, 128), (220, 151936, 896)):  # tiny: all rows of a batch; 0.5B: one default chunk
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(n, V, generator=g); zy = z[:, 0].clone()
+        h, W = torch.randn(n, H, generator=g), torch.randn(V, H, generator=g)
+        def sliced(step=32):
+            out = torch.empty(n, dtype=torch.int32)
+            for a in range(0, n, step): out[a:a + step] = (z[a:a + step] > zy[a:a + step, None]).sum(-1, dtype=torch.int32)
+            return out
+        ways = {"`(z > zy[:, None]).sum(-1)` (now)": lambda: (z > zy[:, None]).sum(-1),
+                "`.sum(-1, dtype=torch.int32)`": lambda: (z > zy[:, None]).sum(-1, dtype=torch.int32),
+                "int32, 32 rows at a time": sliced,
+                "`amax` and `topk(top_k)` (categories only)": lambda: (z.topk(top_k, -1).values[:, -1] > zy, z.amax(-1) > zy),
+                "(reference: the chunk's logits matmul `h @ W.T`)": lambda: h @ W.T}
+        assert torch.equal(sliced().long(), (z > zy[:, None]).sum(-1))
+        for name, f in ways.items():
+            f(); base = rss_mib(); reset_peak_rss(); f(); mem = peak_rss_mib() - base
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+            print(f"| {n} x {V}, H={H} | {name} | {median(ts) * 1e3:.1f} | {mem:.0f} |", flush=True)
+
+
 def main():
-    import argparse
+    import argparse, subprocess
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--memory", action="store_true", help="peak memory of loss + backward, current vs candidate, 0.5B head")
+    p.add_argument("--ranks", action="store_true", help="time and memory of ways to count ranks (CPU)")
+    p.add_argument("--profile", action="store_true", help="torch.profiler table of the current loss + backward, 0.5B head")
+    p.add_argument("--one", nargs=2, metavar=("IMPL", "MODE"), help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.one:
+        print(f"{loss_peak(*a.one, a.device):.0f}"); return
+    if a.ranks:
+        rank_ways(); return
+    if a.profile:
+        import trigger_nb.adaptive_loss as al
+        hid, W, labels, styles = _case(1, 512, 896, 151936, a.device)
+        for mode in ("adaptive", "ce"):
+            run = lambda: al.adaptive_loss_from_hidden(hid, W, labels, styles, adaptive=mode == "adaptive")[0].backward()
+            run()
+            with torch.profiler.profile() as prof: run()
+            print(f"\n{mode}\n" + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+        return
+    if a.memory:
+        print("| chunk body + backward | loss | peak memory over baseline during loss + backward, MiB |\n|---|---|---|")
+        for impl in ("library", "candidate"):
+            for mode in ("adaptive", "ce"):
+                r = subprocess.run([sys.executable, __file__, "--device", a.device, "--one", impl, mode],
+                                   capture_output=True, text=True, check=True)
+                print(f"| {impl} | {mode} | {r.stdout.split()[-1]} |", flush=True)
+        return
     cases = [("tiny head, 8 rows x 190 tokens", 8, 190, 128, 998, 15),
              ("Qwen2.5-0.5B head, 1 row x 512 tokens", 1, 512, 896, 151936, 5)]
     print("| loss + backward | current adaptive ms | current ce ms | current adaptive/ce | candidate adaptive ms | "

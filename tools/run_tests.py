@@ -63,7 +63,7 @@ def _tag_echo_false(nb):
 def build_docs():
     "Render every notebook to HTML in _docs/ (nbdev_proc_nbs, then nbconvert); Quarto builds the real site in CI."
     proc, docs = ROOT / "_proc", ROOT / "_docs"
-    shutil.rmtree(docs, ignore_errors=True)
+    shutil.rmtree(docs, ignore_errors=True); shutil.rmtree(proc, ignore_errors=True)  # stale pages would be reused
     r = subprocess.run([tool("nbdev_proc_nbs")], cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0: print("docs FAILED: nbdev_proc_nbs\n" + r.stdout + r.stderr); return False
     ok = True
