@@ -445,9 +445,6 @@ def _end_distributed():
     if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 # %% ../nbs/06_teacher.ipynb #fb00300f
-def _in_ipython() -> bool:
-    "Whether this code runs inside IPython or Jupyter."
-    ip = sys.modules.get("IPython")
-    return ip is not None and getattr(ip, "get_ipython", lambda: None)() is not None
+from .evaluate import _in_ipython  # the same guard as trigger_evaluate's
 
 if __name__ == "__main__" and not _in_ipython(): sys.exit(main())

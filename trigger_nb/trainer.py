@@ -162,7 +162,6 @@ class AdaptiveTrainer(SFTTrainer):
         head = _unwrap(model).get_output_embeddings()
         if hasattr(head, "lora_A") or not hasattr(head, "weight"):  # adapted head: its weight alone is not the head
             outputs = model(**inputs, use_cache=False)
-            styles = None
             loss, stats = self._loss_from_logits(outputs.logits, labels, style_ids, num_items_in_batch)
         else:
             with final_hidden_states(model) as cap: outputs = model(**inputs, use_cache=False)
