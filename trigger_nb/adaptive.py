@@ -434,6 +434,7 @@ class TrainingConfig(StrictConfig):
     seed: int = 42
     max_steps: int = -1
     overwrite_output_dir: bool = False
+    group_by_length: bool = False
 
     @field_validator("optimizer")
     @classmethod
@@ -516,6 +517,13 @@ def _checkpointing_fields(on:bool) -> dict:
                     gradient_checkpointing=None, gradient_checkpointing_kwargs=None)
     return dict(gradient_checkpointing=on, gradient_checkpointing_kwargs=kwargs)
 
+def _sampling_fields(group_by_length:bool) -> dict:
+    "Length-grouped or random batches, under the name this transformers version uses."
+    import dataclasses
+    if "train_sampling_strategy" in {f.name for f in dataclasses.fields(SFTConfig)}:  # transformers >= 5.x
+        return dict(train_sampling_strategy="group_by_length" if group_by_length else "random")
+    return dict(group_by_length=group_by_length)
+
 def training_arguments(cfg:TrainingConfig, # the training config
                        output_dir:str|Path, # checkpoints and logs go here
                        has_validation:bool=True, # whether there are validation rows to evaluate on
@@ -536,6 +544,7 @@ def training_arguments(cfg:TrainingConfig, # the training config
         eval_on_start=cfg.eval_on_start and has_validation,
         save_strategy=cfg.save_strategy, save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         **_checkpointing_fields(cfg.gradient_checkpointing), local_rank=cfg.local_rank, use_liger_kernel=cfg.use_liger_kernel,
+        **_sampling_fields(cfg.group_by_length),
         **precision_and_optimizer(cfg.fp16, cfg.optimizer, cuda))
 
 # %% ../nbs/07_train_adaptively.ipynb #c4dd94cd

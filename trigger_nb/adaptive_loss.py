@@ -139,6 +139,14 @@ def default_chunk_size(vocab_size:int, # V, the number of logits per row
     return max(1, 2**25 // vocab_size)
 
 # %% ../nbs/03_adaptive_loss.ipynb #8a91456a
+_RANK_ROWS = 32  # on CPU, rows whose ranks are counted at once: the comparison's temporaries stay at 32 x V
+
+def _count_ranks(z, zy, out):
+    "Write into `out` how many logits of each row of `z` beat its target's logit `zy`, in int32, a few rows at a time on CPU."
+    step = _RANK_ROWS if z.device.type == "cpu" else len(z)  # accelerators reduce the whole chunk in one kernel
+    for b in range(0, len(z), step):
+        out[b:b + step] = (z[b:b + step] > zy[b:b + step, None]).sum(-1, dtype=torch.int32)
+
 def _fused_chunks(h, weight, bias, targets, flags, top_k, ce_weight, n_items, chunk_size, adaptive,
                   grad_h, grad_w, grad_b):
     "Loss, ranks, extra weights and the asked-for gradients of the supervised rows `h`, one chunk of logits at a time."
@@ -147,30 +155,34 @@ def _fused_chunks(h, weight, bias, targets, flags, top_k, ce_weight, n_items, ch
     ranks = torch.zeros(n, dtype=torch.long, device=h.device)
     extra = torch.zeros(n, dtype=torch.float32, device=h.device)
     gh = torch.empty_like(h) if grad_h else None
-    gw = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if grad_w else None
+    gw = None  # fp32, started by the first chunk's product
     gb = torch.zeros(V, dtype=torch.float32, device=bias.device) if grad_b else None
     for a in range(0, n, chunk_size):
         rows = slice(a, a + chunk_size)
         hc, y = h[rows].to(weight.dtype), targets[rows]
-        z = (hc @ weight.T).float()                    # the one chunk of fp32 logits
+        z = (hc @ weight.T).float()                     # the one chunk of fp32 logits
         if bias is not None: z += bias.float()
-        lse, zy = z.logsumexp(-1), z.gather(1, y[:, None]).squeeze(1)
+        zy = z.gather(1, y[:, None]).squeeze(1)
         if adaptive:
-            ranks[rows] = (z > zy[:, None]).sum(-1)
+            _count_ranks(z, zy, ranks[rows])
             extra[rows] = selective_weight(ranks[rows], flags[rows], top_k)
         w = (ce_weight + extra[rows]) / n_items
-        loss += (w * (lse - zy)).sum()
+        m = z.amax(-1)
+        e = z.sub_(m[:, None]).exp_()                   # the chunk's one exponential, in place
+        s = e.sum(-1)
+        loss += (w * (m + s.log() - zy)).sum()          # w * (logsumexp(z) - z_y)
         if not (grad_h or grad_w or grad_b): continue
-        dz = z.sub_(lse[:, None]).exp_()                # softmax, in place
-        dz[torch.arange(len(y), device=dz.device), y] -= 1
-        dz *= w[:, None]                                # dL/dz for this chunk
+        dz = e.mul_((w / s)[:, None])                   # w * softmax(z), in place
+        dz[torch.arange(len(y), device=dz.device), y] -= w  # minus w at the target: dL/dz of the chunk
         if grad_b: gb += dz.sum(0)
         dz = dz.to(weight.dtype)
         if grad_h: gh[rows] = dz @ weight
         if grad_w:
-            if gw.dtype == dz.dtype: gw.addmm_(dz.T, hc)
+            if gw is None: gw = (dz.T @ hc).float()
+            elif gw.dtype == dz.dtype: gw.addmm_(dz.T, hc)
             else: gw += dz.T @ hc
-        del z, dz
+        del z, e, dz
+    if grad_w and gw is None: gw = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
     return (loss, ranks, extra, gh, None if gw is None else gw.to(weight.dtype),
             None if gb is None else gb.to(bias.dtype))
 
@@ -183,12 +195,18 @@ class _FusedAdaptiveCE(torch.autograd.Function):
                                                        chunk_size, adaptive, need[0], need[1], bias is not None and need[2])
         ctx.save_for_backward(gh, gw, gb)
         ctx.mark_non_differentiable(ranks, extra)
+        ctx.used = False
         return loss, ranks, extra
 
     @staticmethod
     def backward(ctx, grad_loss, _grad_ranks, _grad_extra):
-        scaled = [None if g is None else g * grad_loss for g in ctx.saved_tensors]
+        if ctx.used:
+            raise RuntimeError("the fused adaptive loss was already backpropagated once (its gradients are scaled in "
+                               "place); compute the loss again instead of using retain_graph=True")
+        ctx.used = True
+        scaled = [None if g is None else g.mul_(grad_loss) for g in ctx.saved_tensors]  # no second (V, H) copy
         return *scaled, None, None, None, None, None, None, None
+
 
 # %% ../nbs/03_adaptive_loss.ipynb #c25a7779
 def adaptive_loss_from_hidden(
