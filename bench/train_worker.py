@@ -134,9 +134,9 @@ def build_trainer(a, device, model, data, tok):
         from trigger_nb.trainer import AdaptiveTrainer, CompletionCollator
         from trl import SFTConfig
         counter = PackedCounter(PackedCollator()) if a.packed else TokenCounter(CompletionCollator(tok.pad_token_id))
-        if a.loss_impl == "candidate":
-            from loss_variants import use_candidate
-            use_candidate()
+        if a.loss_impl == "previous":
+            from loss_variants import use_previous
+            use_previous()
         if c == "teacher": model = lora(model)
         trainer = AdaptiveTrainer(model, args=SFTConfig(**args, max_length=None), train_dataset=Dataset.from_dict(data),
                                   processing_class=tok, data_collator=counter, loss="adaptive" if c == "adaptive" else "ce",
@@ -187,8 +187,8 @@ def main():
     p.add_argument("--sampler", default="random", choices=["random", "group_by_length"],
                    help="what-if: transformers' train_sampling_strategy")
     p.add_argument("--packed", action="store_true", help="what-if (adaptive/ce/teacher): rows end to end, no padding")
-    p.add_argument("--loss-impl", default="library", choices=["library", "candidate"],
-                   help="what-if (adaptive/ce/teacher): the chunk body of bench/loss_variants.py")
+    p.add_argument("--loss-impl", default="library", choices=["library", "previous"],
+                   help="adaptive/ce/teacher: the library's chunk body, or the previous one kept in bench/loss_variants.py")
     p.add_argument("--interactive", action="store_true", help="wait for 'go' on stdin after each block")
     p.add_argument("--profile", default=None, help="write a torch.profiler table of one timed block here")
     a = p.parse_args()

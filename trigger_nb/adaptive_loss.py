@@ -139,11 +139,11 @@ def default_chunk_size(vocab_size:int, # V, the number of logits per row
     return max(1, 2**25 // vocab_size)
 
 # %% ../nbs/03_adaptive_loss.ipynb #8a91456a
-_RANK_ROWS = 32  # on CPU, rows whose ranks are counted at once: the comparison's temporaries stay at 32 x V
+_RANK_BLOCK = 2**22  # on CPU, logits compared and counted at once: 4 MiB of bool, 16 MiB of int32
 
-def _count_ranks(z, zy, out):
-    "Write into `out` how many logits of each row of `z` beat its target's logit `zy`, in int32, a few rows at a time on CPU."
-    step = _RANK_ROWS if z.device.type == "cpu" else len(z)  # accelerators reduce the whole chunk in one kernel
+def _count_ranks(z, zy, out, block:int=_RANK_BLOCK):
+    "Write into `out` how many logits of each row of `z` beat its target's logit `zy`, in int32, `block` logits at a time on CPU."
+    step = max(1, block // z.shape[1]) if z.device.type == "cpu" else len(z)  # accelerators reduce a chunk in one kernel
     for b in range(0, len(z), step):
         out[b:b + step] = (z[b:b + step] > zy[b:b + step, None]).sum(-1, dtype=torch.int32)
 
