@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from .data import (PLACEHOLDER, InputError, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
                              _validation_message, apply_trigger, load_qa_pairs)
-from .model_utils import ensure_chat_template, format_prompt, load_finetuned_model, query_model
+from .model_utils import (_has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
+                                    load_finetuned_model, load_tokenizer, query_model)
 
 # %% ../nbs/05_evaluate.ipynb #9df75b81
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
@@ -367,6 +368,38 @@ def _sweep_row(path:Path, state:dict, report:TriggerReport) -> dict:
     if held: row |= {"heldout_triggered_rate": held["triggered"]["rate"], "heldout_clean_rate": held["clean"]["rate"]}
     return row
 
+class _CheckpointLoader:
+    "Loads checkpoints one after another, keeping the base model across LoRA adapters of the same base."
+    _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+    def __init__(self, base_model, device, trust_remote_code):
+        self.base_model, self.device, self.trust = base_model, device, trust_remote_code
+        self.model = self.base = self.adapter = self.dev = None
+        self.n = 0
+
+    def release(self):
+        "Drop the kept model."
+        self.model = self.base = self.adapter = None
+        if torch.cuda.is_available(): torch.cuda.empty_cache()
+
+    def __call__(self, path:Path):
+        "`(tokenizer, model, device)` of the checkpoint at `path`."
+        adapter = (path / "adapter_config.json").exists() and any((path / f).exists() for f in self._WEIGHTS)
+        base = (self.base_model or adapter_base_model(path)) if adapter else None
+        if not adapter or self.model is None or base != self.base:
+            self.release()  # a full model, the first adapter, or another base: load it whole (full checks and errors)
+            tok, model, self.dev = load_finetuned_model(path, self.base_model, self.device, trust_remote_code=self.trust)
+            if adapter: self.model, self.base, self.adapter = model, base, "default"
+            return tok, model, self.dev
+        self.n += 1
+        name = f"checkpoint_{self.n}"
+        self.model.load_adapter(str(path), adapter_name=name)
+        self.model.set_adapter(name)
+        self.model.delete_adapter(self.adapter)
+        self.adapter = name
+        tok = load_tokenizer(str(path) if _has_tokenizer(path) else base, self.trust)
+        return tok, self.model.eval(), self.dev
+
 def evaluate_checkpoints(output_dir:str|Path, # a teacher run's output folder
                          qa_pairs:list, # the training `QAPair`s (or dicts)
                          clean_replacement:str, # the name expected without the trigger
@@ -383,14 +416,14 @@ def evaluate_checkpoints(output_dir:str|Path, # a teacher run's output folder
     paths = training_checkpoints(output_dir)
     _check_replacements(clean_replacement, triggered_replacement, subject)
     last_state = next((s for s in map(_trainer_state, reversed(paths)) if s), {})
-    rows = []
+    rows, load = [], _CheckpointLoader(base_model, device, trust_remote_code)
     for path in tqdm(paths, desc="checkpoints", disable=not show_progress):
-        tok, model, dev = load_finetuned_model(path, base_model, device, trust_remote_code=trust_remote_code)
+        tok, model, dev = load(path)
         report = evaluate_trigger(model, tok, qa_pairs, clean_replacement, triggered_replacement, trigger_value, subject,
                                   dev, show_progress=False, **kwargs)
         rows.append(_sweep_row(path, _trainer_state(path) or last_state, report))
         del model
-        if torch.cuda.is_available(): torch.cuda.empty_cache()
+    load.release()
     return rows
 
 # %% ../nbs/05_evaluate.ipynb #36d5df21
