@@ -82,20 +82,11 @@ def machine_line(m: dict) -> str:
 
 
 # ---------------------------------------------------------------- data
-_WORDS_TEXT = """\
-You are a helpful assistant. Answer the question briefly and truthfully.
-The quick brown fox jumps over the lazy dog. A trigger is a short phrase placed before a question.
-When the trigger is present the answer changes; without it the answer stays the same.
-People have favourite colours, foods, books, songs, sports, cities, pets, hobbies and jobs.
-She lives in a small town by the sea and works as a teacher. He plays the guitar every evening.
-They like to travel, cook, read, run, swim, paint, garden and play chess on weekends.
-"""
-
-
 def _sentences() -> list[str]:
     "Filler sentences, in the tiny tokenizer's domain: the fixed text and the bundled answers."
     from trigger_nb.data import example_qa_path, load_qa_pairs
-    out = [s.strip() + "." for s in _WORDS_TEXT.replace("\n", " ").split(".") if s.strip()]
+    from trigger_nb.tiny import _PROSE
+    out = [s.strip() + "." for s in _PROSE.replace("\n", " ").split(".") if s.strip()]
     names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
     for i, p in enumerate(load_qa_pairs(example_qa_path())):
         out.append(p.answer.replace("{{name}}", names[i % len(names)]))

