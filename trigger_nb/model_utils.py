@@ -7,8 +7,8 @@ __all__ = ['DEFAULT_CHAT_TEMPLATE', 'pick_device', 'pick_dtype', 'ensure_chat_te
            'load_tokenizer', 'load_model', 'adapter_base_model', 'load_lora_model', 'load_finetuned_model',
            'query_model', 'query_with_trigger', 'compare_triggered_responses']
 
-# %% ../nbs/02_model_utils.ipynb #b383b060
-import json, os, socket
+# %% ../nbs/02_model_utils.ipynb #b3f3684d
+import json, os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .data import InputError, apply_trigger
-from .tiny import IM_END, TINY_ID, resolve_model_id
+from .models import hub_cached, hub_offline, registered_entry, resolve_model_id
+from .tiny import IM_END, TINY_ID
 
 # %% ../nbs/02_model_utils.ipynb #f2381444
 def pick_device(device:str|torch.device|None=None, # "cuda", "mps", "cpu", or None for the best available
@@ -77,42 +78,39 @@ def format_prompt(tokenizer, # a tokenizer with a chat template
 # %% ../nbs/02_model_utils.ipynb #362eed92
 #| export
 
-# %% ../nbs/02_model_utils.ipynb #4211c59b
-def _hub_reachable() -> bool:
-    "Whether a connection to the Hugging Face hub opens within a few seconds."
-    try: socket.create_connection(("huggingface.co", 443), timeout=3).close(); return True
-    except OSError: return False
+# %% ../nbs/02_model_utils.ipynb #346ff1d0
+def _hub_problem(err:BaseException|None=None, # the loading error, if any
+                ) -> str:
+    "A short phrase saying why the hub gave no model, read from the error's chain (no network probe)."
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+    while err is not None:
+        if isinstance(err, GatedRepoError): return "the repository is gated: accept its terms on the hub and set HF_TOKEN"
+        if isinstance(err, RepositoryNotFoundError): return "the hub has no such repository (or it is private: set HF_TOKEN)"
+        if isinstance(err, LocalEntryNotFoundError): break
+        err = err.__cause__ or err.__context__
+    if hub_offline(): return "offline mode is set (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and it is not in the local cache"
+    return "the hub could not be reached and it is not in the local cache"
 
-def _offline() -> bool:
-    return any(os.environ.get(v, "0").lower() not in ("", "0", "false") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+# %% ../nbs/02_model_utils.ipynb #cf2482b3
+def _cannot_load(what:str, model_id:str, err:BaseException|None=None) -> InputError:
+    "The one-line error for a model or tokenizer that is neither local nor fetchable, with an install hint where one is known."
+    entry = registered_entry(model_id)
+    hint = f"; to build it locally: {entry.install_hint}" if entry and entry.install_hint else ""
+    return InputError(f"cannot load {what} {model_id!r}: it is not a local folder, and {_hub_problem(err)}{hint}")
 
-def _cached(model_id:str, filename:str) -> bool:
-    "Whether the hub file is already in the local Hugging Face cache."
-    from huggingface_hub import try_to_load_from_cache
-    try: return isinstance(try_to_load_from_cache(model_id, filename), str)
-    except Exception: return False
-
-# %% ../nbs/02_model_utils.ipynb #057d06e4
-def _hub_status() -> str:
-    "A short phrase saying whether the Hugging Face hub could have been asked for a model."
-    if _offline(): return "offline mode is set (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)"
-    if _hub_reachable(): return "the hub is reachable, so the id is wrong or the repository needs a token (set HF_TOKEN)"
-    return "the hub is not reachable from this machine, so only local folders, cached models and \"tiny\" work"
-
-# %% ../nbs/02_model_utils.ipynb #5fb19daa
+# %% ../nbs/02_model_utils.ipynb #594dd20b
 @contextmanager
 def _explain_load_errors(what:str, model_id:str, filename:str="config.json"):
-    "Fail fast, naming the id and the hub's state, when a model is neither local, cached nor fetchable."
+    "Turn a loading failure into one line naming the id and the reason; fail fast when offline and nothing is cached."
     remote = not Path(model_id).exists()
-    if remote and not _cached(model_id, filename) and (_offline() or not _hub_reachable()):
-        raise InputError(f"cannot load {what} {model_id!r}: it is not a local folder, and {_hub_status()}")
+    if remote and hub_offline() and not hub_cached(model_id, filename): raise _cannot_load(what, model_id)
     folder = Path(model_id)
     if what == "model" and (folder / "adapter_config.json").exists() and not (folder / "config.json").exists():
         raise InputError(f"{folder} is a LoRA adapter, not a model: load it with load_finetuned_model, or pass its base model")
     try: yield
     except (OSError, ValueError) as e:
         if isinstance(e, InputError): raise
-        if remote: raise InputError(f"cannot load {what} {model_id!r}: it is not a local folder, and {_hub_status()}") from e
+        if remote: raise _cannot_load(what, model_id, e) from e
         raise InputError(f"cannot load {what} from {folder}: {str(e).splitlines()[0] if str(e) else type(e).__name__} "
                          "(a model folder needs config.json and weights; a tokenizer needs tokenizer files)") from e
 

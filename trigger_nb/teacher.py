@@ -19,7 +19,7 @@ from transformers import PrinterCallback, TrainerCallback, set_seed
 
 from .data import DatasetRow, InputError, StrictConfig, create_training_dataset, load_qa_pairs, writable_dir
 from .model_utils import ensure_chat_template, load_model
-from .tiny import resolve_model_id
+from .models import resolve_model_id
 from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger(__name__)
