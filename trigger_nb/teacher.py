@@ -246,11 +246,11 @@ def replay_answers(cfg:TeacherConfig, model, tokenizer,
         cache.write_text("".join(json.dumps({"prompt": p, "answer": a}) + "\n" for p, a in zip(prompts, answers)))
     return [(p, a) for p, a in zip(prompts, answers) if a]
 
-# %% ../nbs/06_teacher.ipynb #c2488a45
+# %% ../nbs/06_teacher.ipynb #c9e5ce27
 TEACHER_PRESETS = {  # model id -> settings measured to learn the trigger on 2 CPU cores; explicit keys win
     "tiny": dict(n_epochs=30, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=10,
                  lora_r=8, lora_alpha=16, logging_steps=60),
-    "small": dict(n_epochs=6, learning_rate=1e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
+    "small": dict(n_epochs=4, learning_rate=1e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
                   logging_steps=12),
 }
 
