@@ -22,6 +22,7 @@ BIN = Path(sys.executable).parent
 PROC, DOCS, SRC = ROOT / "_proc", ROOT / "_docs", ROOT / "_proc" / "_site"
 SPHINX_CONF = Path(__file__).resolve().parent / "sphinx"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MAX_NB_BYTES = 1_000_000  # a notebook with its outputs, as committed
 
 
 def settings() -> dict:
@@ -292,15 +293,19 @@ def main(argv=None):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from check_site import check_site
     t0 = time.time()
+    big = [f"{p.relative_to(ROOT)} ({p.stat().st_size / 1e6:.1f} MB)" for p in sorted((ROOT / "nbs").rglob("*.ipynb"))
+           if p.stat().st_size > MAX_NB_BYTES]
+    for b in big: print(f"docs check FAILED: {b} is over {MAX_NB_BYTES / 1e6:.0f} MB; make its outputs smaller (figure size, dpi)")
     ok, pages = build(proc=not a.no_proc)
     if ok:
         expected = {nb: pages.get(nb) or page_of(nb) for nb in source_notebooks()}  # every notebook in nbs/
         tutorials = [p for nb, p in expected.items() if nb.startswith("tutorials/")]
         problems = check_site(DOCS, sorted(expected.values()), tutorials)
         for p in problems: print("docs check FAILED:", p)
-        ok = not problems
+        ok = not problems and not big
         if ok: print(f"docs: {len(pages)} pages in _docs/ ({time.time() - t0:.0f}s); structure check passed "
-                      f"(sidebar on every page, links and images resolve, titles, no raw markdown; tutorials have figures)")
+                      f"(sidebar on every page, links and images resolve, titles, no raw markdown; tutorials have figures; "
+                      f"notebooks under {MAX_NB_BYTES / 1e6:.0f} MB)")
     readme = readme_text() if (PROC / "index.ipynb").exists() else None
     if readme is None: ok = False; print("README FAILED: no _proc/index.ipynb")
     elif a.check:
