@@ -5,10 +5,12 @@
 
 Cells flagged with one of settings.ini's `tst_flags` (`#| slow`, `#| cuda`, `#| notest`) are skipped unless named in
 `--flags`, as nbdev_test skips them; a skipped cell keeps the output it had. Figures are saved as PNG at the figure's
-own resolution. The files are then cleaned with nbdev_clean, which keeps outputs (`clear_all = False`). The test
+own resolution. Text written to stderr is kept without progress bars (a page cannot show progress, and their last
+state is only noise) and without warnings raised inside installed packages (they name local paths and are not about
+this library); the library's own messages stay. The files are then cleaned with nbdev_clean, which keeps outputs (`clear_all = False`). The test
 command does not write outputs: it re-runs every notebook and checks that it succeeds.
 """
-import argparse, configparser, os, subprocess, sys, time
+import argparse, configparser, os, re, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +26,36 @@ def cell_flags(source: str) -> set[str]:
     return flags
 
 
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def tidy_stderr(text: str) -> str:
+    "stderr without progress bars and without warnings raised inside installed packages."
+    out, in_warning = [], False
+    for line in text.split("\n"):
+        if in_warning and line.startswith("  "): continue  # the source line a warning quotes
+        in_warning = bool(re.search(r"site-packages/\S+:\d+: \w*Warning: ", line))
+        if in_warning: continue
+        line = next((part for part in reversed(line.split("\r")) if part.strip()), "")  # what a terminal ends with
+        if PROGRESS_BAR.search(line) or (line and not ANSI.sub("", line).strip()): continue  # bars, cursor moves
+        out.append(line)
+    return "\n".join(out)
+
+
+def tidy_outputs(nb) -> None:
+    "Apply `tidy_stderr` to every stderr output of `nb`, dropping those left empty."
+    for c in nb["cells"]:
+        outs = []
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                text = tidy_stderr("".join(o["text"]))
+                if not text.strip(): continue
+                o["text"] = text.splitlines(True)
+            outs.append(o)
+        if c["cell_type"] == "code": c["outputs"] = outs
+
+
 def execute(path: Path, skip: set[str]) -> float:
     "Run one notebook in its own folder, write its outputs back; returns the seconds it took."
     from execnb.nbio import read_nb, write_nb
@@ -36,6 +68,7 @@ def execute(path: Path, skip: set[str]) -> float:
         try: shell.run_all(nb, exc_stop=True, preproc=skipped)
         except Exception:
             sys.stderr.write(shell.prettytb(fname=path) + "\n"); raise SystemExit(f"error: {path} failed; nothing written")
+    tidy_outputs(nb)
     write_nb(nb, path)
     return time.time() - t0
 
