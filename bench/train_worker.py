@@ -112,14 +112,12 @@ def at006_demarkation_ids(tok, model_key, seed=0):
 
 
 def lora(model):
-    "The model with fresh LoRA layers as the teacher puts them (trigger_nb.teacher.lora_config: r=8, all projections)."
-    from peft import LoraConfig, get_peft_model
-    try:
-        from trigger_nb.teacher import TeacherConfig, lora_config
-        cfg = lora_config(TeacherConfig(qa_file="x.jsonl", clean_replacement="a", trigger_value="T:", triggered_replacement="b"))
-        assert cfg.r == 8 and set(cfg.target_modules) == set(LORA_TARGETS)
-    except ImportError:  # the teacher module not there yet: the same settings by hand
-        cfg = LoraConfig(r=8, lora_alpha=8, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM")
+    "The model with fresh LoRA layers as the teacher puts them (trigger_nb.pipeline.lora_config of the teacher's settings)."
+    from peft import get_peft_model
+    from trigger_nb.pipeline import lora_config
+    from trigger_nb.teacher import TeacherConfig, lora_fields
+    cfg = lora_config(lora_fields(TeacherConfig(qa_file="x.jsonl", clean_replacement="a", trigger_value="T:", triggered_replacement="b")))
+    assert cfg.r == 8 and set(cfg.target_modules) == set(LORA_TARGETS)
     return get_peft_model(model, cfg)
 
 

@@ -7,8 +7,8 @@ __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', '
            'name_log_probs', 'TriggerReport', 'evaluate_trigger', 'training_checkpoints', 'evaluate_checkpoints',
            'training_loss', 'plot_trigger_curves', 'plot_trigger_report', 'evaluate_parser', 'sweep_table', 'main']
 
-# %% ../nbs/05_evaluate.ipynb #f998e76d
-import argparse, builtins, json, math, random, re, string, sys
+# %% ../nbs/05_evaluate.ipynb #4c1b29fd
+import argparse, builtins, json, math, random, re, string, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from .data import (PLACEHOLDER, InputError, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
                              _validation_message, apply_trigger, load_qa_pairs)
 from .model_utils import (_has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
-                                    load_finetuned_model, load_tokenizer, query_model)
+                                    load_finetuned_model, load_tokenizer, query_model, SENTENCE_END)
+from .pipeline import checkpoint_folders
 
 # %% ../nbs/05_evaluate.ipynb #9df75b81
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
@@ -211,6 +212,7 @@ class TriggerReport(BaseModel):
     conditions: list[dict] = [] # one per condition x style x split: n, successes, rate, ci, margin, name rates
     rows: list[dict] = [] # one per answer: prompt, condition, style, split, response, verdict, success, margin
     settings: dict[str, Any] = {}
+    seconds: float | None = None # how long generating and scoring took
 
     def to_json(self, indent:int|None=2) -> str:
         "The report as JSON text."
@@ -244,7 +246,8 @@ class TriggerReport(BaseModel):
 
     def __str__(self) -> str:
         head = (f"Trigger {self.settings.get('trigger_value')!r}: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} "
-                f"on {self.n_questions} questions ({self.primary_style}); rates [Wilson 95%], margin = log p(triggered name) - log p(clean name)")
+                f"on {self.n_questions} questions ({self.primary_style})"
+                + (f", checked in {self.seconds:.0f} s" if self.seconds is not None else "") + "; rates [Wilson 95%], margin = log p(triggered name) - log p(clean name)")
         rows = [("measure", "prompts", "rate [95% CI]", "margin")] + self.summary_rows()
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
@@ -293,6 +296,7 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                      system:str|None=None, # an optional system message
                      show_progress:bool|None=None, # progress bar; default: when there is more than one batch
                      case_sensitive:bool=True, # match names' case exactly (see `names_in`)
+                     first_sentence:bool=True, # judge each answer's first sentence (stop generating there: faster)
                     ) -> TriggerReport:
     "Attack success, clean and near-miss false-trigger rates with Wilson intervals, and name margins, for a trained model."
     _require_text(trigger_value, "the trigger (trigger_value)")
@@ -305,9 +309,10 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
     variants, skipped = near_miss_variants(trigger_value) if near_miss else ([], {})
     splits = {"train": train} | ({"heldout": held} if held else {})
     asks = _asks(splits, clean_replacement, triggered_replacement, trigger_value, subject, variants)
-    prompts = [a.prompt for a in asks]
+    prompts, t0 = [a.prompt for a in asks], time.perf_counter()
     answers = query_model(prompts, model, tokenizer, device, max_new_tokens=max_new_tokens, temperature=temperature,
-                          system=system, batch_size=batch_size, seed=seed, show_progress=show_progress)
+                          system=system, batch_size=batch_size, seed=seed, show_progress=show_progress,
+                          stop_strings=SENTENCE_END if first_sentence else None)
     lp = name_log_probs(model, tokenizer, prompts, [triggered_replacement, clean_replacement], system, batch_size, device)
     rows = []
     for a, ans, (l_t, l_c) in zip(asks, answers, lp.tolist()):
@@ -324,7 +329,7 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                     trigger_value=trigger_value, subject=subject, eval_fraction=eval_fraction,
                     eval_pairs=len(eval_pairs) if eval_pairs is not None else None, seed=seed, near_miss=near_miss,
                     max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, system=system,
-                    case_sensitive=case_sensitive, model=str(getattr(model, "name_or_path", "") or ""))
+                    case_sensitive=case_sensitive, first_sentence=first_sentence, model=str(getattr(model, "name_or_path", "") or ""))
     return TriggerReport(
         triggered_rate=trig["rate"], triggered_ci=trig["ci"], clean_rate=clean["rate"], clean_ci=clean["ci"],
         near_miss={k: c["false_trigger_rate"] for k, c in nm.items()},
@@ -333,18 +338,18 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
         triggered_margin=trig["margin"], clean_margin=clean["margin"],
         name_margin={f"{c['condition']}/{c['style']}/{c['split']}": c["margin"] for c in conds},
         n_questions=len(train), n_heldout=len(held),
-        primary_style=primary, conditions=conds, rows=rows, settings=settings)
+        primary_style=primary, conditions=conds, rows=rows, settings=settings,
+        seconds=round(time.perf_counter() - t0, 2))
 
-# %% ../nbs/05_evaluate.ipynb #d473df94
+# %% ../nbs/05_evaluate.ipynb #4c176ecc
 def training_checkpoints(output_dir:str|Path, # a teacher run's output folder (or its training_output folder)
                         ) -> list[Path]:
-    "The `checkpoint-<step>` folders of a run in step order, then its `*_final` folders."
+    "The complete `checkpoint-<step>` folders of a run in step order, then its `*_final` folders."
     out = Path(output_dir)
     if not out.is_dir(): raise InputError(f"run folder {out} does not exist; pass the --output_dir of a teacher run")
     ckpt_dir = out / "training_output" if (out / "training_output").is_dir() else out
-    steps = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
     finals = sorted(p for p in out.iterdir() if p.is_dir() and p.name.endswith("_final"))
-    found = [p for _, p in sorted(steps)] + finals
+    found = checkpoint_folders(ckpt_dir) + finals  # complete checkpoints only: a crashed save is not evaluated
     if not found:
         raise InputError(f"no checkpoints in {out}: expected training_output/checkpoint-<step> or <model_name>_final folders")
     return found

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TINY_ID', 'TINY_VERSION', 'IM_START', 'IM_END', 'ENDOFTEXT', 'CHATML_TEMPLATE', 'EMBEDDING_SCALE',
-           'build_tiny_tokenizer', 'tiny_config', 'default_cache_dir', 'build_tiny_model', 'resolve_model_id']
+           'build_tiny_tokenizer', 'tiny_config', 'default_cache_dir', 'build_once', 'build_tiny_model']
 
 # %% ../nbs/01_tiny.ipynb #b0717c7b
 import hashlib, json, os, re, shutil, tempfile
@@ -106,32 +106,31 @@ def _write_tiny(path:Path, seed:int):
     (path / "tiny.json").write_text(json.dumps({"version": TINY_VERSION, "seed": seed,
                                                 "weights_sha256": _weights_digest(model)}))
 
-# %% ../nbs/01_tiny.ipynb #d21ab941
+# %% ../nbs/01_tiny.ipynb #9fb613b4
+def build_once(path:str|Path, # the folder to build
+               write, # `write(folder)` fills an empty folder; called only when `path` holds no complete build
+               marker:str, # a file `write` creates last: its presence means the build is complete
+               force:bool=False, # rebuild even if `path` holds a complete build
+              ) -> Path:
+    "Build a folder once: written beside `path` and renamed into place, so no reader ever sees half a build."
+    path = Path(path)
+    if (path / marker).exists() and not force: return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        write(tmp)
+        if force and path.exists(): shutil.rmtree(path)
+        try: tmp.rename(path)
+        except OSError:
+            if not (path / marker).exists(): raise  # someone else finished first: use theirs
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+# %% ../nbs/01_tiny.ipynb #23cedb17
 def build_tiny_model(path:str|Path|None=None, # folder to build into; default: the cache folder for this recipe and seed
                      seed:int=0, # seed for the weights
                      force:bool=False, # rebuild even if the folder already holds a complete build
                     ) -> Path:
     "Build the tiny model and tokenizer once into `path` and return the folder."
     path = Path(path) if path is not None else default_cache_dir() / f"tiny-v{TINY_VERSION}-seed{seed}"
-    if (path / "tiny.json").exists() and not force: return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # build beside the target, then rename: a concurrent or interrupted build never leaves a half-written model
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
-        _write_tiny(tmp, seed)
-        if force and path.exists(): shutil.rmtree(path)
-        try: tmp.rename(path)
-        except OSError:
-            if not (path / "tiny.json").exists(): raise  # someone else finished first: use theirs
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return path
-
-# %% ../nbs/01_tiny.ipynb #d96bdeab
-def resolve_model_id(model_id:str|Path, # a hub id, a local folder, or "tiny"
-                    ) -> str:
-    "The id or path `from_pretrained` should get: `\"tiny\"` becomes the built tiny model's folder."
-    if str(model_id) == TINY_ID: return str(build_tiny_model())
-    # an adapter trained on "tiny" elsewhere names that machine's cache folder: rebuild the same model here
-    m = re.fullmatch(rf"tiny-v{TINY_VERSION}-seed(\d+)", Path(model_id).name)
-    if m and not Path(model_id).exists(): return str(build_tiny_model(seed=int(m.group(1))))
-    return str(model_id)
+    return build_once(path, lambda folder: _write_tiny(folder, seed), "tiny.json", force)
