@@ -46,6 +46,11 @@ experiments: install
 test: install
 	$(BIN)/python tools/run_tests.py
 
+# The docs site in _docs/ (Sphinx + MyST-NB from nbdev's processed notebooks; see tools/build_docs.py) and README.md
+# from nbs/index.ipynb; tools/screenshot_docs.sh then shows its pages as a browser does.
+docs: install
+	$(BIN)/python tools/build_docs.py
+
 # The quick side-by-side benchmark (bench/RESULTS.md): installs adaptive-trainer 0.0.6, the tool compared against,
 # without its dependencies (it wants wandb and older pins; the bench stubs wandb, which only its train_adaptively uses).
 .PHONY: bench

@@ -1,8 +1,8 @@
-"""The project's test command: notebooks clean and exported, every notebook run, docs pages built.
+"""The project's test command: notebooks clean and exported, every notebook run, the docs site built and checked.
 
 Ends with one line `notebooks: N passed, M failed` and exits non-zero on any failure.
 """
-import hashlib, json, os, shutil, subprocess, sys, time
+import hashlib, os, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,32 +51,13 @@ def run_notebook(nb):
     return nb, r.returncode == 0 and "Success" in r.stdout + r.stderr, time.time() - t0, r.stdout + r.stderr
 
 
-def _tag_echo_false(nb):
-    "Tag cells Quarto would show without their source (`#| echo: false`), so nbconvert hides it too."
-    d = json.loads(nb.read_text(encoding="utf-8"))
-    for c in d["cells"]:
-        if "#| echo: false" in "".join(c.get("source", "")):
-            c.setdefault("metadata", {}).setdefault("tags", []).append("remove_input")
-    nb.write_text(json.dumps(d), encoding="utf-8")
-
-
 def build_docs():
-    "Render every notebook to HTML in _docs/ (nbdev_proc_nbs, then nbconvert); Quarto builds the real site in CI."
-    proc, docs = ROOT / "_proc", ROOT / "_docs"
-    shutil.rmtree(docs, ignore_errors=True); shutil.rmtree(proc, ignore_errors=True)  # stale pages would be reused
-    r = subprocess.run([tool("nbdev_proc_nbs")], cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0: print("docs FAILED: nbdev_proc_nbs\n" + r.stdout + r.stderr); return False
+    "Test the site checker on a crafted site, then build the docs site and README (tools/build_docs.py --check)."
     ok = True
-    for nb in sorted(proc.rglob("*.ipynb")): _tag_echo_false(nb)
-    for nb in sorted(proc.rglob("*.ipynb")):
-        rel = nb.relative_to(proc).parent
-        r = subprocess.run([tool("jupyter"), "nbconvert", "--to", "html", str(nb), "--output-dir", str(docs / rel),
-                            "--TagRemovePreprocessor.enabled=True",
-                            "--TagRemovePreprocessor.remove_input_tags=remove_input"],
-                           cwd=ROOT, capture_output=True, text=True)
-        if r.returncode != 0: ok = False; print(f"docs FAILED: {nb.relative_to(ROOT)}\n{r.stderr[-2000:]}")
-    pages = sorted(str(p.relative_to(docs)) for p in docs.rglob("*.html"))
-    print(f"docs: {len(pages)} pages in _docs/: {', '.join(pages)}")
+    for cmd in (["tools/test_check_site.py"], ["tools/build_docs.py", "--check"]):
+        r = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True)
+        print((r.stdout + r.stderr).strip())
+        ok = ok and r.returncode == 0
     return ok
 
 
