@@ -285,8 +285,8 @@ class AdaptiveRunConfig(StrictConfig):
     "The arguments of `train_adaptively` that a config file or the command line can give."
     config_name: ClassVar[str] = "trigger_train_adaptively arguments"
     model_name: str = Field(description="the model to train: hub id, local folder, 'small' or 'tiny'")
-    datasets_config: dict = Field(description="learning style ('ideas', 'attention', 'both', 'misc') -> list of dataset names "
-                                  "(hub id, local file or folder; 'name:|:K' keeps K rows); formats are detected")
+    datasets_config: dict = Field(description="learning style ('ideas', 'attention', 'both', 'misc') -> list of datasets: hub ids, "
+                                  "local files or folders (a row-limit suffix keeps the first K rows); formats are detected")
     output_dir: Path = Field(description="the final model goes to <output_dir>/final_model, checkpoints beside it")
     huggingface_repo: str|None = Field(None, description="upload the final model to this private repository when HF_TOKEN is set")
     system_prompts: dict|None = Field(None, description="learning style -> system prompt")
