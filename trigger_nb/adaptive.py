@@ -36,7 +36,7 @@ from .trainer import AdaptiveTrainer, trainer_args
 _logger = logging.getLogger("trigger_nb.adaptive")  # by name: the same logger when this runs as a notebook
 
 # %% ../nbs/07b_train_adaptively.ipynb #04a5d8db
-# what `trigger_nb.adaptive` offered before the data half had its own notebook, still importable from here
+# the data half's public names too: `trigger_nb.adaptive` is the one import for the whole adaptive path
 _all_ = ["K_SEPARATOR", "PROCESSING_KEY", "BUILTIN_FORMATS", "FILE_BUILDERS", "VALIDATION_NAMES", "parse_dataset_name",
          "lookup_by_name", "dataset_entries", "detect_format", "builtin_processing_function", "processing_function",
          "system_prompt_for", "load_dataset_splits", "train_validation_splits", "validation_size", "dataset_rows",
