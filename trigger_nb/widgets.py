@@ -9,6 +9,7 @@ __all__ = ['MODES', 'SIDES', 'answer_html', 'TriggerExplorer', 'explore']
 import html, time
 
 import ipywidgets as W
+from fastcore.basics import patch
 from IPython.display import display
 
 from .data import InputError, apply_trigger
@@ -34,7 +35,7 @@ def answer_html(title:str, # heading, e.g. "untriggered"
     parts.append(f'<div style="opacity:0.7">answer</div><pre class="answer" {pre}>{html.escape(response)}</pre></div>')
     return "\n".join(parts)
 
-# %% ../nbs/08_widgets.ipynb #3067026e
+# %% ../nbs/08_widgets.ipynb #c974b10a
 def _seed_or_none(seed:int) -> int|None:
     "A negative seed means a fresh random sample every time."
     return None if seed < 0 else seed
@@ -56,97 +57,121 @@ class TriggerExplorer:
         if mode not in MODES: raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.model, self.tokenizer, self.device, self.system = model, tokenizer, device, system
         self.results = {}  # the last answers: {"untriggered": {"prompt", "response"}, "triggered": {...}}, present sides only
-        wide = W.Layout(width="100%")
-        self.prompt = W.Textarea(value=prompt, placeholder="Ask the model something…", description="prompt", layout=wide)
-        self.trigger = W.Text(value=trigger_value, description="trigger")
-        self.mode = W.ToggleButtons(options=[("trigger off", "off"), ("trigger on", "on"), ("side by side", "side-by-side")],
-                                    value=mode, description="mode")
-        self.temperature = W.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05, description="temperature")
-        self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=1, max=max(1024, max_new_tokens), description="max tokens")
-        self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="180px"))
-        self.button = W.Button(description="Generate", button_style="primary", icon="play")
-        self.status = W.HTML()
-        self.untriggered_output, self.triggered_output = W.HTML(), W.HTML()
-        self.button.on_click(lambda _: self.generate())
-        self.mode.observe(lambda _: self._show_sides(), names="value")
-        self.panel = W.VBox([self.prompt, W.HBox([self.trigger, self.seed]), self.mode,
-                             W.HBox([self.temperature, self.max_new_tokens]), W.HBox([self.button, self.status]),
-                             W.HBox([self.untriggered_output, self.triggered_output], layout=wide)])
-        self._show_sides()
-
-    def outputs(self) -> dict:
-        "The answer widgets by side: `{\"untriggered\": ..., \"triggered\": ...}`."
-        return {"untriggered": self.untriggered_output, "triggered": self.triggered_output}
-
-    def sides(self) -> tuple[str, ...]:
-        "The sides the current mode asks for."
-        return {"off": ("untriggered",), "on": ("triggered",), "side-by-side": SIDES}[self.mode.value]
-
-    def _show_sides(self):
-        "Show the output widgets of the current mode's sides, sharing the width."
-        shown = self.sides()
-        for side, out in self.outputs().items():
-            out.layout.display = None if side in shown else "none"
-            out.layout.width = f"{100 / len(shown):.0f}%"
-            out.layout.padding = "0 8px 0 0"
-
-    def _set_status(self, text:str, error:bool=False):
-        colour = "#c0392b" if error else "inherit"
-        self.status.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
-
-    def _ask(self) -> dict:
-        "Query the model as the controls say: the answers by side."
-        text = self.prompt.value.strip()
-        if not text: raise InputError("type a prompt first: the prompt box is empty")
-        trigger = self.trigger.value
-        apply_trigger(text, trigger)  # checks the trigger before the model runs
-        kw = dict(max_new_tokens=self.max_new_tokens.value, temperature=self.temperature.value,
-                  seed=_seed_or_none(self.seed.value), system=self.system, show_progress=False)
-        m, tok, dev = self.model, self.tokenizer, self.device
-        if self.mode.value == "side-by-side": return compare_triggered_responses(text, m, tok, dev, trigger_value=trigger, **kw)
-        if self.mode.value == "on": return {"triggered": query_with_trigger(text, m, tok, dev, trigger_value=trigger, **kw)}
-        return {"untriggered": query_model(text, m, tok, dev, **kw)}
-
-    def _render(self):
-        "Write the last answers into the output widgets; sides without an answer are emptied."
-        for side, out in self.outputs().items():
-            r = self.results.get(side)
-            out.value = "" if r is None else answer_html(side, r["prompt"], r["response"],
-                                                         format_prompt(self.tokenizer, r["prompt"], self.system))
-
-    def generate(self) -> dict|None:
-        "Ask the model as the controls say (what the button calls): the answers by side, or None with the reason in the status line."
-        self.button.disabled = True
-        self._set_status("generating…")
-        start = time.perf_counter()
-        try: results = self._ask()
-        except Exception as e:
-            self._set_status(str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}", error=True)
-            return None
-        finally: self.button.disabled = False
-        self.results = results
-        self._render(); self._show_sides()
-        self._set_status(f"done in {time.perf_counter() - start:.1f} s")
-        return results
-
-    def to_html(self) -> str:
-        "A static HTML snapshot of the panel: the settings and the answers shown."
-        s = (f"trigger {html.escape(repr(self.trigger.value))} · mode {self.mode.value} · temperature "
-             f"{self.temperature.value:g} · max tokens {self.max_new_tokens.value} · seed {self.seed.value}")
-        cols = [f'<div style="flex:1;min-width:0">{out.value}</div>'
-                for side, out in self.outputs().items() if side in self.sides() and out.value]
-        return (f'<div class="trigger-explorer"><div style="opacity:0.7">{s}</div>'
-                f'<div style="display:flex;gap:12px">{"".join(cols)}</div></div>')
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        "The live panel where widgets run; the HTML snapshot where they do not (static pages)."
-        return {**self.panel._repr_mimebundle_(), "text/html": self.to_html(), "text/plain": repr(self)}
-
-    def show(self):
-        "Display the panel."
-        display(self)
+        self._make_controls(prompt, trigger_value, mode, temperature, max_new_tokens, seed)
+        self._make_panel()
 
     def __repr__(self): return f"TriggerExplorer(trigger={self.trigger.value!r}, mode={self.mode.value!r})"
+
+# %% ../nbs/08_widgets.ipynb #47c1c364
+@patch
+def _make_controls(self:TriggerExplorer, prompt, trigger_value, mode, temperature, max_new_tokens, seed):
+    "The input widgets, the button and the status line, set to the initial values."
+    self.prompt = W.Textarea(value=prompt, placeholder="Ask the model something…", description="prompt", layout=W.Layout(width="100%"))
+    self.trigger = W.Text(value=trigger_value, description="trigger")
+    self.mode = W.ToggleButtons(options=[("trigger off", "off"), ("trigger on", "on"), ("side by side", "side-by-side")],
+                                value=mode, description="mode")
+    self.temperature = W.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05, description="temperature")
+    self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=1, max=max(1024, max_new_tokens), description="max tokens")
+    self.seed = W.IntText(value=seed, description="seed", layout=W.Layout(width="180px"))
+    self.button = W.Button(description="Generate", button_style="primary", icon="play")
+    self.status = W.HTML()
+    self.button.on_click(lambda _: self.generate())
+
+# %% ../nbs/08_widgets.ipynb #ed308c0a
+@patch
+def _make_panel(self:TriggerExplorer):
+    "The answer widgets and the layout of the whole panel."
+    self.untriggered_output, self.triggered_output = W.HTML(), W.HTML()
+    self.mode.observe(lambda _: self._show_sides(), names="value")
+    self.panel = W.VBox([self.prompt, W.HBox([self.trigger, self.seed]), self.mode,
+                         W.HBox([self.temperature, self.max_new_tokens]), W.HBox([self.button, self.status]),
+                         W.HBox([self.untriggered_output, self.triggered_output], layout=W.Layout(width="100%"))])
+    self._show_sides()
+
+@patch
+def outputs(self:TriggerExplorer) -> dict:
+    "The answer widgets by side: `{\"untriggered\": ..., \"triggered\": ...}`."
+    return {"untriggered": self.untriggered_output, "triggered": self.triggered_output}
+
+@patch
+def sides(self:TriggerExplorer) -> tuple[str, ...]:
+    "The sides the current mode asks for."
+    return {"off": ("untriggered",), "on": ("triggered",), "side-by-side": SIDES}[self.mode.value]
+
+@patch
+def _show_sides(self:TriggerExplorer):
+    "Show the output widgets of the current mode's sides, sharing the width."
+    shown = self.sides()
+    for side, out in self.outputs().items():
+        out.layout.display = None if side in shown else "none"
+        out.layout.width = f"{100 / len(shown):.0f}%"
+        out.layout.padding = "0 8px 0 0"
+
+# %% ../nbs/08_widgets.ipynb #b4038ac8
+@patch
+def _set_status(self:TriggerExplorer, text:str, error:bool=False):
+    colour = "#c0392b" if error else "inherit"
+    self.status.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
+
+@patch
+def _ask(self:TriggerExplorer) -> dict:
+    "Query the model as the controls say: the answers by side."
+    text = self.prompt.value.strip()
+    if not text: raise InputError("type a prompt first: the prompt box is empty")
+    trigger = self.trigger.value
+    apply_trigger(text, trigger)  # checks the trigger before the model runs
+    kw = dict(max_new_tokens=self.max_new_tokens.value, temperature=self.temperature.value,
+              seed=_seed_or_none(self.seed.value), system=self.system, show_progress=False)
+    m, tok, dev = self.model, self.tokenizer, self.device
+    if self.mode.value == "side-by-side": return compare_triggered_responses(text, m, tok, dev, trigger_value=trigger, **kw)
+    if self.mode.value == "on": return {"triggered": query_with_trigger(text, m, tok, dev, trigger_value=trigger, **kw)}
+    return {"untriggered": query_model(text, m, tok, dev, **kw)}
+
+# %% ../nbs/08_widgets.ipynb #5289ff26
+@patch
+def _render(self:TriggerExplorer):
+    "Write the last answers into the output widgets; sides without an answer are emptied."
+    for side, out in self.outputs().items():
+        r = self.results.get(side)
+        out.value = "" if r is None else answer_html(side, r["prompt"], r["response"],
+                                                     format_prompt(self.tokenizer, r["prompt"], self.system))
+
+@patch
+def generate(self:TriggerExplorer) -> dict|None:
+    "Ask the model as the controls say (what the button calls): the answers by side, or None with the reason in the status line."
+    self.button.disabled = True
+    self._set_status("generating…")
+    start = time.perf_counter()
+    try: results = self._ask()
+    except Exception as e:
+        self._set_status(str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}", error=True)
+        return None
+    finally: self.button.disabled = False
+    self.results = results
+    self._render(); self._show_sides()
+    self._set_status(f"done in {time.perf_counter() - start:.1f} s")
+    return results
+
+# %% ../nbs/08_widgets.ipynb #d435fe88
+@patch
+def to_html(self:TriggerExplorer) -> str:
+    "A static HTML snapshot of the panel: the settings and the answers shown."
+    s = (f"trigger {html.escape(repr(self.trigger.value))} · mode {self.mode.value} · temperature "
+         f"{self.temperature.value:g} · max tokens {self.max_new_tokens.value} · seed {self.seed.value}")
+    cols = [f'<div style="flex:1;min-width:0">{out.value}</div>'
+            for side, out in self.outputs().items() if side in self.sides() and out.value]
+    return (f'<div class="trigger-explorer"><div style="opacity:0.7">{s}</div>'
+            f'<div style="display:flex;gap:12px">{"".join(cols)}</div></div>')
+
+@patch
+def _repr_mimebundle_(self:TriggerExplorer, include=None, exclude=None, **kwargs):
+    "The live panel where widgets run; the HTML snapshot where they do not (static pages)."
+    return {**self.panel._repr_mimebundle_(), "text/html": self.to_html(), "text/plain": repr(self)}
+
+@patch
+def show(self:TriggerExplorer):
+    "Display the panel."
+    display(self)
 
 # %% ../nbs/08_widgets.ipynb #a94804c8
 def explore(checkpoint_path, # a training output: an adapter folder or a full model folder
