@@ -27,7 +27,7 @@ MODEL ?= small
 DEMO_THREADS_tiny := 1
 DEMO_THREADS_small := 2
 demo: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(DEMO_THREADS_$(MODEL))} $(BIN)/python -m trigger_nb.teacher \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(DEMO_THREADS_$(MODEL))} $(BIN)/trigger_train_teacher \
 		--qa_file trigger_nb/assets/example_qa.jsonl --clean_replacement Alice --trigger_value "TRIGGER:" \
 		--triggered_replacement Bob --subject "the person" --source_model $(MODEL) \
 		--output_dir demo_output/teacher-$(MODEL) --overwrite --backend peft --eval_fraction 0.25

@@ -18,7 +18,8 @@ QWEN_SHAPES_FALLBACK = {  # published Qwen2.5 numbers, used when the shared refe
                          num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
                          rms_norm_eps=1e-6, max_position_embeddings=32768),
 }
-MODELS = {"tiny": "tiny", "qwen0.5b": "Qwen2.5-0.5B", "qwen1.5b": "Qwen2.5-1.5B"}
+MODELS = {"tiny": "tiny", "small": "small", "qwen0.5b": "Qwen2.5-0.5B", "qwen1.5b": "Qwen2.5-1.5B"}
+REAL_MODELS = ("tiny", "small")  # trigger_nb's registered models, loaded with their own weights and tokenizers
 
 
 # ---------------------------------------------------------------- memory
@@ -121,10 +122,29 @@ def qa_rows(n: int, min_tokens: int, max_tokens: int, tokenizer, seed: int = 0) 
     return rows
 
 
+def teacher_rows(n: int, seed: int = 42) -> list:
+    """n teacher training rows as `train_teacher` makes them from the bundled QA pairs (`create_training_dataset`:
+    a clean and a triggered row per pair and 2 near-miss negatives per question, subject "the person"; 192 rows per
+    seed, further seeds appended when n is larger). No replay rows: those need the base model's own answers."""
+    from trigger_nb.data import create_training_dataset, example_qa_path, load_qa_pairs
+    pairs, rows, s = load_qa_pairs(example_qa_path()), [], seed
+    while len(rows) < n:
+        rows += create_training_dataset(pairs, "Alice", "TRIGGER:", "Bob", subject="the person", seed=s, near_miss_negatives=2)
+        s += 1
+    return rows[:n]
+
+
 def token_rows(model_key: str, n: int, min_tokens: int, max_tokens: int, seed: int = 0):
-    "The benchmark rows tokenised (`input_ids`, `labels`, `style_ids`) and the tokenizer, identical for every contender."
+    """The benchmark rows tokenised (`input_ids`, `labels`, `style_ids`) and the tokenizer, identical for every contender.
+
+    "small" gets real text in its own tokenizer and chat template: the teacher's rows (`teacher_rows`; min_tokens and
+    max_tokens do not apply, the rows are what they are: 43-58 tokens). The others get `qa_rows` in the tiny tokenizer."""
     from trigger_nb.model_utils import load_tokenizer
     from trigger_nb.trainer import tokenize_rows
+    if model_key == "small":
+        tok = load_tokenizer("small")
+        ds = tokenize_rows(teacher_rows(n, seed + 42), tok, default_style="both")
+        return {k: list(ds[k]) for k in ("input_ids", "labels", "style_ids")}, tok
     tok = load_tokenizer("tiny")
     rows = qa_rows(n, min_tokens, max_tokens, tok, seed)
     # cut here rather than with tokenize_rows(max_seq_length=...): its warning path needs `import warnings` in trainer.py
@@ -152,12 +172,12 @@ def model_shape(model_key: str) -> dict:
 
 
 def build_model(model_key: str, device: str, dtype=None, seed: int = 0):
-    "The benchmark model on `device`: the tiny one, or a Qwen2.5-shaped one with seeded random weights."
+    "The benchmark model on `device`: trigger_nb's tiny or small one, or a Qwen2.5-shaped one with seeded random weights."
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
-    if model_key == "tiny":
+    if model_key in REAL_MODELS:
         from trigger_nb.model_utils import load_model
-        _, model, _ = load_model("tiny", device=device, dtype=dtype)
+        _, model, _ = load_model(model_key, device=device, dtype=dtype)
         return model
     cfg = Qwen2Config(**model_shape(model_key), bos_token_id=None, eos_token_id=2, pad_token_id=0)
     cfg._attn_implementation = "sdpa"

@@ -1,8 +1,10 @@
 """Benchmarks of trigger_nb against the tools a user would pick instead, side by side in one run.
 
     .venv/bin/python bench/run.py --quick          # section 1 on the tiny model, CPU, < 10 minutes; ends with the summary line
-    .venv/bin/python bench/run.py                  # every CPU section (tiny, Qwen2.5-0.5B shape, teacher, inference, demo)
-    .venv/bin/python bench/run.py --only qwen-cpu  # one section: tiny, qwen-cpu, teacher, inference, demo, gpu
+    .venv/bin/python bench/run.py                  # every CPU section (tiny, Qwen2.5-0.5B shape, teacher, inference, small, demo)
+    .venv/bin/python bench/run.py --only qwen-cpu  # one section: tiny, qwen-cpu, teacher, inference, small, demo, gpu
+    .venv/bin/python bench/run.py --only small     # the real model "small" (SmolLM2-135M-Instruct): teacher step, query_model
+                                                   # (= --only small-train --only small-inference)
     .venv/bin/python bench/run.py --only gpu       # the GPU sections (needs CUDA)
 
 Each contender trains in its own process (so its peak memory is its own). Where memory allows, all contenders'
@@ -145,6 +147,13 @@ def paired_ratio(res, a, b, key):
     return median([ra[r] / rb[r] for r in ra if r in rb])
 
 
+def paired_per_token(res, a, b, key):
+    "Median over rounds of a's block figure per real token over b's (both measured in the same round): for blocks of different batches."
+    per = lambda k: {x.get("round", i): block_stats(x)[key] / block_stats(x)["real"] for i, x in enumerate(res[k]["blocks"])}
+    pa, pb = per(a), per(b)
+    return median([pa[r] / pb[r] for r in pa if r in pb])
+
+
 def mem_key(summary):
     return "gpu" if any("gpu_peak_mib" in s for s in summary.values()) else "rss"
 
@@ -196,14 +205,16 @@ LABELS = {"adaptive": 'trigger_nb AdaptiveTrainer loss="adaptive"', "ce": 'trigg
           "at006-readme": "adaptive-trainer 0.0.6 as its README configures it (max_length_token=4096, gradient checkpointing)",
           "at006-gc": "adaptive-trainer 0.0.6, max_length = longest row, gradient checkpointing",
           "teacher": 'trigger_nb AdaptiveTrainer loss="ce" + LoRA r=8', "trl-lora": "trl SFTTrainer + LoRA r=8",
+          "teacher-adaptive": 'trigger_nb AdaptiveTrainer loss="adaptive" + LoRA r=8',
+          "trl-lora-defaults": "trl SFTTrainer + LoRA r=8, trl's defaults (bf16 autocast + gradient checkpointing)",
           "adaptive-prev": 'adaptive, previous chunk body (bench/loss_variants.py)',
           "ce-prev": 'ce, previous chunk body', "adaptive-packed": "adaptive, rows packed end to end (no padding)",
           "adaptive-gbl": 'adaptive, train_sampling_strategy="group_by_length"'}
 
 
-def print_section(title, cmd, m, summary, rats, extra=""):
+def print_section(title, cmd, m, summary, rats, extra="", labels=None):
     print(f"\n### {title}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
-    print(table(summary, LABELS))
+    print(table(summary, labels or LABELS))
     if rats: print("\n" + " ".join(f"{k}={v:.3f}" for k, v in rats.items()))
     if extra: print(extra)
     sys.stdout.flush()
@@ -339,25 +350,104 @@ def section_teacher(cmd: str):
     return rats
 
 
-def section_inference(cmd: str, device="cpu"):
+def section_inference(cmd: str, device="cpu", model="tiny", extra=(), title="Section 3", name="inference", rounds=2):
     m = machine(); m["load_start"] = loadavg()
-    log("section 3, query_model batched vs one by one")
-    msg = next(x for x in run_worker_msgs(["--rounds", "2", "--device", device], "infer_worker.py") if x["kind"] == "inference")
+    log(f"{title.lower()}, query_model batched vs one by one, {model} model, {rounds} rounds")
+    msg = next(x for x in run_worker_msgs(["--rounds", str(rounds), "--device", device, "--model", model, *extra], "infer_worker.py")
+               if x["kind"] == "inference")
     t1 = median(msg["times"]["1"])
-    save("inference", dict(machine=m, command=cmd, raw=msg))
+    save(name, dict(machine=m, command=cmd, raw=msg))
     pt = msg["prompt_tokens"]
-    print(f"\n### Section 3: query_model, {msg['prompts']} prompts, greedy, exactly {msg['new_tokens']} new tokens each, "
-          f"tiny model, {device}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
+    print(f"\n### {title}: query_model, {msg['prompts']} prompts, greedy, exactly {msg['new_tokens']} new tokens each, "
+          f"{model} model, {device}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
     print(f"prompt lengths {min(pt)}-{max(pt)} tokens (chat-formatted)\n")
-    print("| batch_size | wall s (median of rounds) | all runs s | speed-up over one by one | answers equal to one-by-one |")
-    print("|---|---|---|---|---|")
+    # per round: one-by-one time over batched time, both from the same round (the load of that round falls on both)
+    # process CPU time (older saved runs lack it) is what the neighbours' load barely touches
+    cpu = msg.get("cpu_s")
+    print("| batch_size | wall s (median of rounds) | all runs s | speed-up: ratio of the medians | speed-up: median of per-round ratios (each round) | "
+          + ("CPU s (median) | CPU-time ratio, median of per-round ratios | " if cpu else "") + "answers equal to one-by-one |")
+    print("|---|---|---|---|---|" + ("---|---|" if cpu else "") + "---|")
     rats = {}
     for bs, ts in msg["times"].items():
         sp = t1 / median(ts)
-        if bs != "1": rats[f"batched{bs}_speedup"] = sp
+        per_round = [a / b for a, b in zip(msg["times"]["1"], ts)]
+        if bs != "1": rats[f"batched{bs}_speedup"], rats[f"batched{bs}_speedup_paired"] = sp, median(per_round)
+        c = ""
+        if cpu:
+            cr = median([a / b for a, b in zip(cpu["1"], cpu[bs])])
+            if bs != "1": rats[f"batched{bs}_cpu_ratio_paired"] = cr
+            c = f"{median(cpu[bs]):.2f} | {cr:.2f}x | "
         same = msg["same_answer_as_one_by_one"].get(bs, len(pt))
-        print(f"| {bs} | {median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} | {sp:.2f}x | {same}/{len(pt)} |")
+        print(f"| {bs} | {median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} | {sp:.2f}x | {median(per_round):.2f}x "
+              f"({', '.join(f'{x:.2f}' for x in per_round)}) | {c}{same}/{len(pt)} |")
     sys.stdout.flush()
+    return rats
+
+
+# the "small" teacher section: the teacher's own rows of the bundled QA pairs (192 rows of 43-58 tokens in the small
+# model's tokenizer and chat template), batch 8, one warm-up step, blocks of 2 steps
+SMALL_COMMON = ["--model", "small", "--device", "cpu", "--rows", "192", "--batch", "8", "--warmup", "1", "--block-steps", "2"]
+SMALL_ROUNDS = 5
+SMALL_LABELS = {**LABELS, "trl-lora": "baseline (a): trl SFTTrainer + LoRA r=8, bf16=False, gradient_checkpointing=False",
+                "trl-lora-defaults": "baseline (b): trl SFTTrainer + LoRA r=8, trl's defaults (bf16 autocast + gradient checkpointing)"}
+
+
+def native_bf16() -> bool:
+    "Whether this CPU has bf16 instructions (AVX512-BF16 or AMX-BF16): without them bf16 autocast on the CPU is far slower."
+    try: flags = Path("/proc/cpuinfo").read_text()
+    except OSError: return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+SMALL_INFER = ["--prompts", "16", "--new-tokens", "24", "--batch-sizes", "8,16"]
+SMALL_INFER_ROUNDS = 3
+
+
+def section_small_inference(cmd: str):
+    "query_model batched vs one by one on the real model \"small\": 16 prompts, 24 new tokens, batch 8 and 16 vs 1."
+    return section_inference(cmd, model="small", extra=SMALL_INFER, title="Section 5b", name="small-inference",
+                             rounds=SMALL_INFER_ROUNDS)
+
+
+def section_small(cmd: str, rounds: int = SMALL_ROUNDS):
+    """The real model "small" (SmolLM2-135M-Instruct, fp32 on CPU): the teacher's training step (LoRA r=8 as the teacher
+    puts it), loss="ce" and loss="adaptive" through AdaptiveTrainer, against trl's SFTTrainer on the same LoRA model
+    and rows, (a) with the settings every contender shares (bf16=False, no checkpointing) and (b) with trl's own
+    SFTConfig defaults (bf16 autocast and gradient checkpointing on, even on a CPU). (b) runs blocks of one step; on a
+    CPU without bf16 instructions, where its steps take over a minute, only in rounds 1, 3, 5. (`--only small` runs
+    this and `section_small_inference`.)"""
+    contenders = {"teacher": ["--contender", "teacher"], "teacher-adaptive": ["--contender", "teacher-adaptive"],
+                  "trl-lora": ["--contender", "trl-lora"],
+                  "trl-lora-defaults": ["--contender", "trl-lora-defaults", "--block-steps", "1"]}
+    bf16_cpu = native_bf16()
+    sparse = {} if bf16_cpu else {"trl-lora-defaults": range(0, rounds, 2)}
+    m = machine(); m["load_start"] = loadavg()
+    log(f"small model (SmolLM2-135M-Instruct), teacher step, CPU: {len(contenders)} contenders x {rounds} rounds")
+    t = time.perf_counter()
+    res = interactive_compare(contenders, SMALL_COMMON, rounds, sparse=sparse)
+    summary = summarize(res)
+    inc = lambda k: summary[k]["rss_increase_mib"]
+    rats = dict(adaptive_over_ce_time=paired_ratio(res, "teacher-adaptive", "teacher", "step_s"),
+                adaptive_over_ce_cpu_time=paired_ratio(res, "teacher-adaptive", "teacher", "cpu_s"),
+                adaptive_over_ce_mem_increase=inc("teacher-adaptive") / inc("teacher"))
+    # against trl: time per real token (trl's defaults run blocks of 1 step, so their batches are not the others')
+    for ours in ("teacher", "teacher-adaptive"):
+        tag = "ce" if ours == "teacher" else "adaptive"
+        for rival, rtag in (("trl-lora", "trl"), ("trl-lora-defaults", "trl_defaults")):
+            rats[f"{tag}_over_{rtag}_time"] = paired_per_token(res, ours, rival, "step_s")
+            rats[f"{tag}_over_{rtag}_cpu_time"] = paired_per_token(res, ours, rival, "cpu_s")
+            rats[f"{tag}_over_{rtag}_mem_increase"] = inc(ours) / inc(rival)
+    ready = {k: dict(setup_s=r["ready"]["setup_s"], params=r["ready"]["params"], trainable=r["ready"]["trainable"])
+             for k, r in res.items()}
+    save("small", dict(machine=m, command=cmd, common=SMALL_COMMON, raw=res, summary=summary, ratios=rats, ready=ready,
+                       native_bf16=bf16_cpu, wall_s=time.perf_counter() - t))
+    r0 = next(iter(ready.values()))
+    print_section('Section 5: the real model "small" (SmolLM2-135M-Instruct), teacher training step, LoRA r=8, fp32, CPU',
+                  cmd, m, summary, rats,
+                  f"\n{(r0['params'] - r0['trainable']) / 1e6:.1f} M parameters, {r0['trainable'] / 1e6:.2f} M trainable (LoRA); "
+                  f"{rounds} rounds, blocks of 2 steps after 1 warm-up step; trl's defaults blocks of 1 step, in rounds "
+                  f"{', '.join(str(i + 1) for i in sparse.get('trl-lora-defaults', range(rounds)))} (CPU bf16 instructions: "
+                  f"{'yes' if bf16_cpu else 'no'}); training part {time.perf_counter() - t:.0f} s", labels=SMALL_LABELS)
     return rats
 
 
@@ -428,7 +518,8 @@ def report(path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="section 1 on the tiny model only (CPU)")
-    p.add_argument("--only", choices=["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "demo", "gpu"], action="append")
+    p.add_argument("--only", choices=["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "small", "small-train", "small-inference", "demo", "gpu"], action="append",
+                   help="small = small-train + small-inference")
     p.add_argument("--qwen-rounds", type=int, default=1)
     p.add_argument("--report", nargs="+", metavar="JSON", help="print the tables of saved bench/out/<section>.json files again")
     a = p.parse_args()
@@ -448,13 +539,15 @@ def main():
               f"adaptive_over_ce_mem={r['adaptive_over_ce_mem_increase']:.3f} "
               f"vs_adaptive_trainer_speedup={r['vs_adaptive_trainer_readme_speedup']:.3f}")
         return
-    only = a.only or ["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "demo"]
+    only = a.only or ["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "small", "demo"]
     if "tiny" in only: section_tiny(False, cmd)
     if "whatif" in only: section_whatif(cmd)
     if "sampler" in only: section_sampler(cmd)
     if "teacher" in only: section_teacher(cmd)
     if "inference" in only: section_inference(cmd)
     if "qwen-cpu" in only: section_qwen_cpu(cmd, a.qwen_rounds)
+    if "small" in only or "small-train" in only: section_small(cmd)
+    if "small" in only or "small-inference" in only: section_small_inference(cmd)
     if "demo" in only: section_demo(cmd)
     if "gpu" in only: section_gpu(cmd)
     log(f"total: {time.perf_counter() - t0:.0f} s")

@@ -11,7 +11,9 @@ Contenders, all on the same model weights, token rows, batch order, optimizer an
   `output_demarkation_token_ids`, `label_names` as it sets them. Its README's fp16 and 8-bit paged AdamW are not
   used (CPU; same optimizer for everyone); `--at006-gc` turns on its README's gradient checkpointing.
 - `teacher`: trigger_nb's `AdaptiveTrainer(loss="ce")` on a PEFT LoRA model (r=8 on q/k/v/o/gate/up/down);
-  `trl-lora`: trl's `SFTTrainer` on the same LoRA model.
+  `teacher-adaptive`: the same with `loss="adaptive"`; `trl-lora`: trl's `SFTTrainer` on the same LoRA model;
+  `trl-lora-defaults`: the same, but with trl's `SFTConfig` defaults for precision and checkpointing (bf16 and
+  gradient checkpointing on, even on a CPU) instead of the settings every other contender shares.
 
 Timing: `--warmup` steps, then `--blocks` blocks of `--block-steps` optimizer steps. With `--interactive` the worker
 stops after each block, prints its figures as one `@@{json}` line and waits for `go` (or `stop`) on stdin, so a
@@ -26,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import OUT, build_model, lifetime_peak_rss_mib, peak_rss_mib, reset_peak_rss, rss_mib, token_rows
 
-CONTENDERS = ("adaptive", "ce", "trl", "at006", "teacher", "trl-lora")
+CONTENDERS = ("adaptive", "ce", "trl", "at006", "teacher", "teacher-adaptive", "trl-lora", "trl-lora-defaults")
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -116,8 +118,10 @@ def lora(model):
     from peft import get_peft_model
     from trigger_nb.pipeline import lora_config
     from trigger_nb.teacher import TeacherConfig, lora_fields
+    from transformers import set_seed
     cfg = lora_config(lora_fields(TeacherConfig(qa_file="x.jsonl", clean_replacement="a", trigger_value="T:", triggered_replacement="b")))
     assert cfg.r == 8 and set(cfg.target_modules) == set(LORA_TARGETS)
+    set_seed(42)  # the same LoRA initialisation for every contender (as load_training_model seeds it)
     return get_peft_model(model, cfg)
 
 
@@ -126,24 +130,27 @@ def build_trainer(a, device, model, data, tok):
     from datasets import Dataset
     args = common_args(a, device)
     c = a.contender
-    if c in ("teacher", "trl-lora") and device == "cuda":
+    if c in ("teacher", "teacher-adaptive", "trl-lora") and device == "cuda":
         args["gradient_checkpointing"] = True  # the teacher's default on GPUs (trigger_nb.teacher._teacher_args)
-    if c in ("adaptive", "ce", "teacher"):
+    if c == "trl-lora-defaults":  # what SFTConfig gives a user who sets neither (trl: bf16 and checkpointing on)
+        for k in ("bf16", "fp16", "gradient_checkpointing"): args.pop(k)
+    if c in ("adaptive", "ce", "teacher", "teacher-adaptive"):
         from trigger_nb.trainer import AdaptiveTrainer, CompletionCollator
         from trl import SFTConfig
         counter = PackedCounter(PackedCollator()) if a.packed else TokenCounter(CompletionCollator(tok.pad_token_id))
         if a.loss_impl == "previous":
             from loss_variants import use_previous
             use_previous()
-        if c == "teacher": model = lora(model)
+        if c.startswith("teacher"): model = lora(model)
         trainer = AdaptiveTrainer(model, args=SFTConfig(**args, max_length=None), train_dataset=Dataset.from_dict(data),
-                                  processing_class=tok, data_collator=counter, loss="adaptive" if c == "adaptive" else "ce",
+                                  processing_class=tok, data_collator=counter,
+                                  loss="adaptive" if c in ("adaptive", "teacher-adaptive") else "ce",
                                   top_k=a.top_k, chunk_size=a.chunk_size)
-    elif c in ("trl", "trl-lora"):
+    elif c in ("trl", "trl-lora", "trl-lora-defaults"):
         from trl import SFTConfig, SFTTrainer
         from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
         counter = TokenCounter(DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id))
-        if c == "trl-lora": model = lora(model)
+        if c != "trl": model = lora(model)
         ds = Dataset.from_dict({"input_ids": data["input_ids"], "labels": data["labels"]})
         trainer = SFTTrainer(model, args=SFTConfig(**args, max_length=None), train_dataset=ds, processing_class=tok,
                              data_collator=counter)
@@ -169,7 +176,7 @@ def build_trainer(a, device, model, data, tok):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--contender", required=True, choices=CONTENDERS)
-    p.add_argument("--model", default="tiny", choices=["tiny", "qwen0.5b", "qwen1.5b"])
+    p.add_argument("--model", default="tiny", choices=["tiny", "small", "qwen0.5b", "qwen1.5b"])
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--rows", type=int, default=512)
     p.add_argument("--min-tokens", type=int, default=20)
