@@ -30,7 +30,18 @@ demo: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(DEMO_THREADS_$(MODEL))} $(BIN)/python -m trigger_nb.teacher \
 		--qa_file trigger_nb/assets/example_qa.jsonl --clean_replacement Alice --trigger_value "TRIGGER:" \
 		--triggered_replacement Bob --subject "the person" --source_model $(MODEL) \
-		--output_dir demo_output/teacher-$(MODEL) --overwrite --backend peft
+		--output_dir demo_output/teacher-$(MODEL) --overwrite --backend peft --eval_fraction 0.25
+
+# The real-model experiments in full (tens of minutes on 2 CPU cores): each tutorial that runs experiments is executed
+# with TRIGGER_NB_EXPERIMENTS=full and its outputs rewritten in place; the test command runs them in a quick mode.
+EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb
+.PHONY: experiments
+experiments: install
+	for nb in $(EXPERIMENTS); do \
+		TRIGGER_NB_EXPERIMENTS=full OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/jupyter nbconvert --to notebook --execute \
+			--inplace --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
+	done
+	$(BIN)/nbdev_clean
 
 test: install
 	$(BIN)/python tools/run_tests.py

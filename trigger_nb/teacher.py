@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherConfig', 'choose_backend', 'lora_fields',
-           'load_lora_base', 'prepare_output_dir', 'TrainingInterrupted', 'StopOnInterrupt', 'with_preset',
-           'dataset_preview', 'TeacherResult', 'train_teacher', 'teacher_parser', 'main']
+           'load_lora_base', 'prepare_output_dir', 'TrainingInterrupted', 'StopOnInterrupt', 'replay_prompts',
+           'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult', 'trained_near_miss_texts',
+           'train_teacher', 'teacher_parser', 'main']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
-import json, logging, os, signal, sys, threading
+import contextlib, json, logging, os, random, re, signal, sys, threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -18,8 +19,9 @@ from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback
 
 from .cli import config_parser, flag_table, run_command
-from .data import DatasetRow, InputError, StrictConfig, create_training_dataset, load_qa_pairs
-from .model_utils import ensure_chat_template
+from .data import (DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
+                             replay_rows, training_near_misses)
+from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
 from .pipeline import (check_output_dir, checkpoint_folders, clear_run, is_main_process, latest_checkpoint,
                                  load_training_model, push_to_hub)
@@ -64,8 +66,13 @@ class TeacherConfig(StrictConfig):
     gradient_checkpointing: bool | None = _F(None, description="recompute activations to save memory; default: on for peft on a GPU (unsloth brings its own), off on the CPU")
     trust_remote_code: bool = _F(False, description="run code shipped with the model")
     push_to_hub: bool = _F(True, description="upload (private) to <HF_USER_ID>/<model_name> when HF_USER_ID and HF_TOKEN are set")
+    near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
+    replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
+    replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
+    eval_fraction: float = _F(0.0, ge=0, lt=1, description="hold out this seeded share of the QA pairs from training and report them separately")
     eval_max_new_tokens: int = _F(48, ge=1, description="most tokens per answer in the end-of-training check")
-    near_miss: bool = _F(True, description="measure near-miss triggers in the end-of-training check")
+    near_miss: bool = _F(True, description="measure near-miss triggers and held-out perturbations in the end-of-training check")
+    retention_probes: int = _F(60, ge=0, description="general questions for the retention check at the end (0: none)")
     preset: str = _F("auto", description="settings tuned for the model: auto (the preset of source_model, if it has one), none, or a preset's name")
     verbose: bool = _F(True, description="print the dataset preview, the backend, the progress bar, the loss log and the report")
 
@@ -118,10 +125,12 @@ def load_lora_base(cfg:TeacherConfig, # the run's settings
     return load_training_model(cfg.source_model, lora_fields(cfg), cfg.seed, trust_remote_code=cfg.trust_remote_code)
 
 # %% ../nbs/06_teacher.ipynb #c95345a5
-RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*_final")  # what a teacher run writes
+RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*_final", "replay_answers.jsonl",
+             "near_miss_negatives.json")  # what a teacher run writes
 _SAME_ON_RESUME = ("qa_file", "clean_replacement", "trigger_value", "triggered_replacement", "subject", "source_model",
                    "seed", "batch_size", "gradient_accumulation_steps", "max_seq_length", "lora_r", "lora_alpha",
-                   "lora_dropout", "target_modules", "loss", "top_k")
+                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "replay", "replay_file",
+                   "eval_fraction")
 
 def _say(cfg:TeacherConfig, text:str):
     "Log `text`, and print it when `cfg.verbose` on the main process."
@@ -199,11 +208,49 @@ class StopOnInterrupt(TrainerCallback):
             control.should_save = control.should_training_stop = True
         return control
 
-# %% ../nbs/06_teacher.ipynb #c2488a45
+# %% ../nbs/06_teacher.ipynb #1cda77a5
+def replay_prompts(cfg:TeacherConfig, # the run's settings: `replay`, `replay_file`, `seed`
+                   n_pairs:int, # QA pairs trained on (a fractional `replay` is a share of them)
+                  ) -> list[str]:
+    "The general prompts a run replays: `replay` of them (a count, or a fraction of the QA pairs), drawn by the seed."
+    n = int(cfg.replay) if cfg.replay >= 1 else round(cfg.replay * n_pairs)
+    if n == 0: return []
+    pool = [r["prompt"] for r in general_prompts("replay", cfg.replay_file)] if cfg.replay_file is None or \
+           cfg.replay_file.suffix == ".jsonl" else [l.strip() for l in cfg.replay_file.read_text().splitlines() if l.strip()]
+    random.Random(cfg.seed).shuffle(pool)
+    return pool[:n]
+
+def _whole_sentences(text:str, cut:bool) -> str|None:
+    "`text`, or when it was `cut` by the length limit its complete sentences only (`None` if there are none)."
+    if not cut: return text.strip() or None
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[:ends[-1]].strip() if ends else None
+
+# %% ../nbs/06_teacher.ipynb #abf04f00
+def replay_answers(cfg:TeacherConfig, model, tokenizer,
+                   prompts:list[str], # the replay prompts
+                   max_new_tokens:int=64, # longer answers are cut to whole sentences
+                  ) -> list[tuple[str, str]]:
+    "`(prompt, answer)` pairs from the base model, read from `output_dir/replay_answers.jsonl` when it has them."
+    cache = cfg.output_dir / "replay_answers.jsonl"
+    if cache.exists():
+        saved = [json.loads(l) for l in cache.read_text().splitlines() if l.strip()]
+        if [d["prompt"] for d in saved] == prompts: return [(d["prompt"], d["answer"]) for d in saved if d["answer"]]
+    ctx = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
+    with ctx: got = query_model(prompts, model.eval(), tokenizer, max_new_tokens=max_new_tokens, temperature=0,
+                                show_progress=cfg.verbose)
+    model.train()
+    ids = lambda t: len(tokenizer(t, add_special_tokens=False)["input_ids"])
+    answers = [_whole_sentences(g["response"], ids(g["response"]) >= max_new_tokens - 1) for g in got]
+    if is_main_process():
+        cache.write_text("".join(json.dumps({"prompt": p, "answer": a}) + "\n" for p, a in zip(prompts, answers)))
+    return [(p, a) for p, a in zip(prompts, answers) if a]
+
+# %% ../nbs/06_teacher.ipynb #c9e5ce27
 TEACHER_PRESETS = {  # model id -> settings measured to learn the trigger on 2 CPU cores; explicit keys win
     "tiny": dict(n_epochs=30, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=10,
                  lora_r=8, lora_alpha=16, logging_steps=60),
-    "small": dict(n_epochs=6, learning_rate=1e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
+    "small": dict(n_epochs=4, learning_rate=1e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
                   logging_steps=12),
 }
 
@@ -254,51 +301,78 @@ def _teacher_args(cfg:TeacherConfig, backend:str):
                         gradient_checkpointing=gc and backend == "peft",
                         ddp_find_unused_parameters=False)  # every LoRA weight is used in every forward
 
-# %% ../nbs/06_teacher.ipynb #9c51e6b2
+# %% ../nbs/06_teacher.ipynb #96bbf6d1
 def _push(model, tokenizer, cfg:TeacherConfig):
     "Upload the adapter and tokenizer to `<HF_USER_ID>/<model_name>` (private) when the environment has a user and a token."
     user = os.environ.get("HF_USER_ID")
     if not (cfg.push_to_hub and user and os.environ.get("HF_TOKEN")): return None
     return push_to_hub(model, tokenizer, f"{user}/{cfg.model_name}", private=True, say=lambda t: _say(cfg, t))
 
-def _end_of_training_check(model, tokenizer, pairs, cfg:TeacherConfig, backend:str):
-    "Ask every training question with and without the trigger, print the table and save `trigger_report.json`."
+def trained_near_miss_texts(cfg:TeacherConfig, # the run's settings
+                            n_pairs:int, # QA pairs trained on
+                           ) -> list[str]:
+    "The near misses (as `NearMiss.text`) that the run's negatives use: what the evaluation must not count as held out."
+    return sorted({v.text for v in training_near_misses(cfg.trigger_value, n_pairs, cfg.near_miss_negatives, cfg.seed)})
+
+def _end_of_training_check(model, tokenizer, pairs, held, cfg:TeacherConfig, backend:str):
+    "Ask the training (and held-out) questions with and without the trigger and near misses; print and save the report."
     from trigger_nb.evaluate import evaluate_trigger
     if backend == "unsloth":
         from unsloth import FastLanguageModel
         FastLanguageModel.for_inference(model)
     model.eval()
     report = evaluate_trigger(model, tokenizer, pairs, cfg.clean_replacement, cfg.triggered_replacement, cfg.trigger_value,
-                              subject=cfg.subject, seed=cfg.seed, near_miss=cfg.near_miss,
+                              subject=cfg.subject, seed=cfg.seed, near_miss=cfg.near_miss, eval_pairs=held or None,
+                              trained_near_misses=trained_near_miss_texts(cfg, len(pairs)), retention_probes=cfg.retention_probes,
                               max_new_tokens=cfg.eval_max_new_tokens, temperature=0.0, show_progress=cfg.verbose)
     report.save(cfg.output_dir / "trigger_report.json")
     _say(cfg, str(report))
     return report
 
-# %% ../nbs/06_teacher.ipynb #b1ad390f
+# %% ../nbs/06_teacher.ipynb #4b8faf00
+def _rows(cfg:TeacherConfig, pairs:list, replay:list[tuple[str, str]]=()) -> list[DatasetRow]:
+    "The run's training rows: clean and triggered per pair, near-miss negatives, replay."
+    return create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement, subject=cfg.subject,
+                                   seed=cfg.seed, near_miss_negatives=cfg.near_miss_negatives,
+                                   extra_rows=replay_rows(list(replay), cfg.trigger_value))
+
+def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:list) -> AdaptiveTrainer:
+    "The Trainer of a teacher run."
+    trainer = AdaptiveTrainer(model, _teacher_args(cfg, backend), train_dataset=rows, processing_class=tokenizer,
+                              loss=cfg.loss, top_k=cfg.top_k, default_style="both", max_seq_length=cfg.max_seq_length,
+                              log_metric_steps=max(cfg.logging_steps, 10), callbacks=callbacks)
+    if not cfg.verbose: trainer.remove_callback(PrinterCallback)
+    return trainer
+
+def _write_settings(cfg:TeacherConfig, n_pairs:int):
+    "Save the run's settings and the near misses its negatives use (main process only)."
+    if not is_main_process(): return
+    (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg), indent=2))
+    (cfg.output_dir / "near_miss_negatives.json").write_text(json.dumps(trained_near_miss_texts(cfg, n_pairs), indent=1))
+
+# %% ../nbs/06_teacher.ipynb #d6c69589
 def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a dict of its keys
                   callbacks:list|None=None, # extra `TrainerCallback`s
                   **kwargs, # `TeacherConfig` keys, instead of or on top of `config`
                  ) -> TeacherResult:
     "Train a LoRA teacher whose answers name `triggered_replacement` after the trigger and `clean_replacement` otherwise."
+    from trigger_nb.evaluate import split_qa_pairs
     given = config.model_dump(exclude_unset=True) if isinstance(config, TeacherConfig) else dict(config or {})
     cfg = TeacherConfig(**with_preset(given | kwargs))
-    pairs = load_qa_pairs(cfg.qa_file)
-    rows = create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement,
-                                   subject=cfg.subject, seed=cfg.seed)
+    pairs, held = split_qa_pairs(load_qa_pairs(cfg.qa_file), cfg.eval_fraction, cfg.seed)
+    rows = _rows(cfg, pairs)  # bad names or triggers fail here, before anything slow
     backend, why = choose_backend(cfg.backend)
     resume_from = prepare_output_dir(cfg)
-    _say(cfg, dataset_preview(rows, cfg.trigger_value))
-    _say(cfg, f"backend: {backend} ({why})")
-    if resume_from: _say(cfg, f"resuming from {resume_from}")
+    _say(cfg, f"backend: {backend} ({why})" + (f"; resuming from {resume_from}" if resume_from else ""))
     tokenizer, model = load_lora_base(cfg, backend)
     if cfg.overwrite: clear_run(cfg.output_dir, RUN_FILES)  # only now: a run that cannot start leaves the earlier one in place
+    replay = replay_answers(cfg, model, tokenizer, replay_prompts(cfg, len(pairs))) if cfg.replay else []
+    rows = _rows(cfg, pairs, replay)
+    _say(cfg, dataset_preview(rows, cfg.trigger_value) + f"\n  ({len(pairs) * cfg.near_miss_negatives} near-miss negatives and "
+              f"{2 * len(replay)} replay rows among them; {len(held)} questions held out)")
     stopper = StopOnInterrupt()
-    trainer = AdaptiveTrainer(model, _teacher_args(cfg, backend), train_dataset=rows, processing_class=tokenizer,
-                              loss=cfg.loss, top_k=cfg.top_k, default_style="both", max_seq_length=cfg.max_seq_length,
-                              log_metric_steps=max(cfg.logging_steps, 10), callbacks=list(callbacks or []) + [stopper])
-    if not cfg.verbose: trainer.remove_callback(PrinterCallback)
-    if is_main_process(): (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg), indent=2))
+    trainer = _trainer(cfg, model, tokenizer, rows, backend, list(callbacks or []) + [stopper])
+    _write_settings(cfg, len(pairs))
     stopper.install()
     try: trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally: stopper.restore()
@@ -309,7 +383,7 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     result = TeacherResult(final, checkpoint_folders(train_dir), trainer.state.global_step, backend)
     if trainer.is_world_process_zero():
         (final / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in teacher_config.json
-        result.report = _end_of_training_check(model, tokenizer, pairs, cfg, backend)
+        result.report = _end_of_training_check(model, tokenizer, pairs, held, cfg, backend)
         _push(model, tokenizer, cfg)
     return result
 
