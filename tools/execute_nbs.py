@@ -4,11 +4,12 @@
     python tools/execute_nbs.py --flags slow nbs/tutorials/names_vs_subject.ipynb   # slow cells too
 
 Cells flagged with one of settings.ini's `tst_flags` (`#| slow`, `#| cuda`, `#| notest`) are skipped unless named in
-`--flags`, as nbdev_test skips them; a skipped cell keeps the output it had. Figures are saved as PNG at the figure's
-own resolution. Text written to stderr is kept without progress bars (a page cannot show progress, and their last
-state is only noise) and without warnings raised inside installed packages (they name local paths and are not about
-this library); the library's own messages stay. The files are then cleaned with nbdev_clean, which keeps outputs (`clear_all = False`). The test
-command does not write outputs: it re-runs every notebook and checks that it succeeds.
+`--flags`, as nbdev_test skips them; a skipped cell keeps the output it had. Figures are saved as PNG at the
+figure's own resolution (the inline backend's PNG). Text written to stderr is kept without progress bars (a page
+cannot show progress, and their last state is only noise) and without warnings raised inside installed packages
+(they name local paths and are not about this library); the library's own messages stay. The files are then cleaned
+with nbdev_clean, which keeps outputs (`clear_all = False`). The test command does not write outputs: it re-runs
+every notebook and checks that it succeeds.
 """
 import argparse, configparser, os, re, subprocess, sys, time
 from pathlib import Path
@@ -56,30 +57,32 @@ def tidy_outputs(nb) -> None:
         if c["cell_type"] == "code": c["outputs"] = outs
 
 
-def execute(path: Path, skip: set[str]) -> float:
-    "Run one notebook in its own folder, write its outputs back; returns the seconds it took."
-    from execnb.nbio import read_nb, write_nb
-    from execnb.shell import CaptureShell
-    from fastcore.xtras import working_directory
-    nb, t0 = read_nb(path), time.time()
-    shell = CaptureShell(path, mpl_format="png")
-    skipped = lambda c: c.cell_type != "code" or bool(cell_flags(c.source) & skip)
-    with working_directory(path.parent):
-        try: shell.run_all(nb, exc_stop=True, preproc=skipped)
-        except Exception:
-            sys.stderr.write(shell.prettytb(fname=path) + "\n"); raise SystemExit(f"error: {path} failed; nothing written")
+def execute(path: Path, skip: set[str], timeout: int = 1800) -> float:
+    """Run one notebook in a Jupyter kernel, in its own folder, and write its outputs back; returns the seconds it took.
+
+    A kernel, as a person running the notebook has: outputs are what Jupyter shows (widgets, the Trainer's table)."""
+    import copy, nbformat
+    from nbclient import NotebookClient
+    nb, t0 = nbformat.read(path, as_version=4), time.time()
+    run = copy.deepcopy(nb)
+    run.cells = [c for c in run.cells if c.cell_type == "code" and not cell_flags(c.source) & skip]
+    try: NotebookClient(run, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as e: raise SystemExit(f"error: {path} failed; nothing written\n{e}")
+    outputs = {c.id: c.outputs for c in run.cells}
+    for c in nb.cells:
+        if c.cell_type == "code" and c.id in outputs: c.outputs = outputs[c.id]
     tidy_outputs(nb)
-    write_nb(nb, path)
+    nbformat.write(nb, path)
     return time.time() - t0
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="+", type=Path)
-    ap.add_argument("--flags", nargs="*", default=[], help="flagged cells to run as well, e.g. slow")
+    ap.add_argument("--flags", default="", help="flagged cells to run as well, comma-separated, e.g. slow")
     a = ap.parse_args(argv)
     cfg = configparser.ConfigParser(); cfg.read(ROOT / "settings.ini")
-    skip = set(cfg["DEFAULT"].get("tst_flags", "").split()) - set(a.flags)
+    skip = set(cfg["DEFAULT"].get("tst_flags", "").split()) - set(filter(None, a.flags.split(",")))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for nb in a.notebooks:
         secs = execute(nb.resolve(), skip)
