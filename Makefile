@@ -1,6 +1,14 @@
 # Two commands do all the set-up: `make demo` and `make test`. Both create and reuse .venv.
 PYTHON ?= python3
-VENV := .venv
+# The package stack to install: `latest` (the newest releases, in .venv) or `unsloth` (the releases Unsloth pins,
+# tools/stacks/unsloth.txt, in .venv-unsloth): `make test STACK=unsloth` runs the test command on that stack.
+STACK ?= latest
+STACKS := $(basename $(notdir $(wildcard tools/stacks/*.txt)))
+ifeq ($(filter $(STACK),$(STACKS)),)
+$(error STACK=$(STACK) is not one of: $(STACKS) (tools/stacks/<name>.txt))
+endif
+CONSTRAINTS := tools/stacks/$(STACK).txt
+VENV := $(if $(filter latest,$(STACK)),.venv,.venv-$(STACK))
 BIN := $(VENV)/bin
 # The torch build to install; override for a specific CUDA build, e.g. TORCH="torch==2.13.0 --index-url ...".
 TORCH ?= torch==2.13.0
@@ -11,9 +19,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
-$(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini
+$(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini $(CONSTRAINTS)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev]" -c $(CONSTRAINTS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -31,6 +39,7 @@ demo: install
 		--lora_r 8 --lora_alpha 16 --logging_steps 60 --seed 42
 
 test: install
+	$(BIN)/python -c "import transformers, trl, peft, datasets, accelerate as a; print('stack $(STACK):', *(f'{m.__name__} {m.__version__}' for m in (transformers, trl, peft, datasets, a)))"
 	$(BIN)/python tools/run_tests.py
 
 # The quick side-by-side benchmark (bench/RESULTS.md): installs adaptive-trainer 0.0.6, the tool compared against,
