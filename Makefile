@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 # The torch build to install; override for a specific CUDA build, e.g. TORCH="torch==2.13.0 --index-url ...".
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test docs clean-check
+.PHONY: install demo test docs clean-check gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,11 @@ test: install
 bench: install
 	$(BIN)/pip install -q --no-deps adaptive-trainer==0.0.6
 	$(BIN)/python bench/run.py --quick
+
+# Every check that needs an NVIDIA GPU, in one command (tools/gpu_check.py): the notebooks' `#| cuda` cells, teacher runs
+# with --backend peft and --backend unsloth compared, the GPU bench; figures go to bench/RESULTS.md. It installs nothing
+# and needs no network: it uses this stack's venv when there is one, else the python on PATH. Without an NVIDIA GPU it
+# says so in one line and fails. Pass options with GPU_CHECK_ARGS="--only teacher".
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+gpu-check:
+	@$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)
