@@ -154,17 +154,19 @@ class AdaptiveTrainer(SFTTrainer):
         if data is None or isinstance(data, Dataset) and "input_ids" in data.column_names: return data
         return tokenize_rows(list(data), tokenizer, max_seq_length, self.default_style)
 
-    def report_adaptive_stats(self):
-        "Log the adaptive statistics gathered since the last report and append them to `adaptive_stats.jsonl`."
-        counts = self.accelerator.reduce(self._stats.counts.to(self.accelerator.device), reduction="sum")
-        stats, self._stats = AdaptiveStats(counts), AdaptiveStats()
-        fr = {f"adaptive/{k}": round(v, 6) for k, v in stats.fractions().items()}
-        self.log(dict(fr))  # log() adds keys to the dict it gets
-        if self.is_world_process_zero():
-            rec = {"step": self.state.global_step, "epoch": self.state.epoch,
-                   **{k.split("/")[1]: v for k, v in fr.items()}, "counts": stats.to_dict()}
-            Path(self.args.output_dir).mkdir(parents=True, exist_ok=True)
-            with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
+# %% ../nbs/04_trainer.ipynb #399a7b4f
+@patch
+def report_adaptive_stats(self:AdaptiveTrainer):
+    "Log the adaptive statistics gathered since the last report and append them to `adaptive_stats.jsonl`."
+    counts = self.accelerator.reduce(self._stats.counts.to(self.accelerator.device), reduction="sum")
+    stats, self._stats = AdaptiveStats(counts), AdaptiveStats()
+    fr = {f"adaptive/{k}": round(v, 6) for k, v in stats.fractions().items()}
+    self.log(dict(fr))  # log() adds keys to the dict it gets
+    if self.is_world_process_zero():
+        rec = {"step": self.state.global_step, "epoch": self.state.epoch,
+               **{k.split("/")[1]: v for k, v in fr.items()}, "counts": stats.to_dict()}
+        Path(self.args.output_dir).mkdir(parents=True, exist_ok=True)
+        with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 
 # %% ../nbs/04_trainer.ipynb #3ac131a0
 _BYPASS_HELP = ("set UNSLOTH_RETURN_LOGITS=1 in the environment if the model was loaded with Unsloth, or train with "
