@@ -26,7 +26,14 @@ STEPS = ("notebooks", "teacher", "bench")
 NEEDED = ("torch", "transformers", "peft", "accelerate", "trl", "datasets", "pydantic", "fastcore")
 # nothing may reach the network: the hub, telemetry, Unsloth's update checks
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "DO_NOT_TRACK": "1", "WANDB_MODE": "disabled", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg"}
+           "DO_NOT_TRACK": "1", "WANDB_MODE": "disabled", "UNSLOTH_DISABLE_STATISTICS": "1", "TOKENIZERS_PARALLELISM": "false",
+           "MPLBACKEND": "Agg"}
+
+
+def child_env() -> dict:
+    "This environment, offline, with the project importable in every process it starts."
+    path = os.pathsep.join(x for x in (str(ROOT), os.environ.get("PYTHONPATH", "")) if x)
+    return {**os.environ, **OFFLINE, "PYTHONPATH": path}
 
 
 def say(*a):
@@ -91,7 +98,7 @@ def cuda_notebooks() -> list[Path]:
 
 def run_notebook(nb: Path, skip: set[str]) -> int:
     "Run the notebook's cells in one namespace, in its folder; 0 when all pass, else 1 after printing the failing cell."
-    os.environ["IN_TEST"] = "1"
+    os.environ.update(child_env(), IN_TEST="1")
     sys.path.insert(0, str(ROOT))
     os.chdir(nb.parent)
     ns = {"__name__": "__notebook__"}  # not __main__: command-line guards must not fire
@@ -111,7 +118,7 @@ def run(cmd: list, log: Path, timeout: int) -> tuple[int, float, str, str]:
     log.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     try:
-        r = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **OFFLINE}, capture_output=True, text=True, timeout=timeout,
+        r = subprocess.run(cmd, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         code, out, err = r.returncode, r.stdout, r.stderr
     except subprocess.TimeoutExpired as e:

@@ -172,15 +172,16 @@ def report_adaptive_stats(self:AdaptiveTrainer):
 _BYPASS_HELP = ("set UNSLOTH_RETURN_LOGITS=1 in the environment if the model was loaded with Unsloth, or train with "
                 "backend='peft' (plain transformers)")
 
-def _head_input(captured:dict, labels:torch.Tensor, outputs) -> torch.Tensor | None:
+def _head_input(captured:dict, labels:torch.Tensor, outputs, vocab_size:int) -> torch.Tensor | None:
     "The captured input of the output embedding; `None` (after a check that full logits are there) when the forward bypassed it."
     hidden = captured.get("hidden")
     if hidden is not None and hidden.ndim == 3 and hidden.shape[:2] == labels.shape: return hidden
     logits = getattr(outputs, "logits", None)
-    if logits is None or logits.ndim != 3 or logits.shape[:2] != labels.shape:
+    if logits is None or logits.ndim != 3 or logits.shape != (*labels.shape, vocab_size):
         raise RuntimeError("the model's forward did not pass its hidden states through its output embedding module "
-                           "(get_output_embeddings()), and returned no logits of shape (batch, tokens, vocab) to compute "
-                           f"the loss from (got {None if logits is None else tuple(logits.shape)}); {_BYPASS_HELP}")
+                           f"(get_output_embeddings()), and returned no logits of shape (batch, tokens, vocab) = "
+                           f"{(*labels.shape, vocab_size)} to compute the loss from (got "
+                           f"{None if logits is None else tuple(logits.shape)}); {_BYPASS_HELP}")
     return None
 
 # %% ../nbs/04_trainer.ipynb #1ea3448b
@@ -198,7 +199,7 @@ def compute_loss(self:AdaptiveTrainer, model, inputs, return_outputs=False, num_
         outputs, hidden = model(**inputs, use_cache=False), None
     else:
         with final_hidden_states(model) as cap: outputs = model(**inputs, use_cache=False)
-        hidden = _head_input(cap, labels, outputs)
+        hidden = _head_input(cap, labels, outputs, head.weight.shape[0])
         if hidden is None: self._warn_bypassed_head()
     if hidden is None: loss, stats = adaptive_loss_from_logits(outputs.logits, labels, style_ids, **kw)
     else: loss, stats = adaptive_loss_from_hidden(hidden, head.weight, labels, style_ids, bias=getattr(head, "bias", None),
