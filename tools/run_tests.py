@@ -64,7 +64,9 @@ def build_docs():
     "Render every notebook to HTML in _docs/ (nbdev_proc_nbs, then nbconvert); Quarto builds the real site in CI."
     proc, docs = ROOT / "_proc", ROOT / "_docs"
     shutil.rmtree(docs, ignore_errors=True); shutil.rmtree(proc, ignore_errors=True)  # stale pages would be reused
-    r = subprocess.run([tool("nbdev_proc_nbs")], cwd=ROOT, capture_output=True, text=True)
+    # without quarto, nbdev_proc_nbs runs `pip install -e .[dev]` with the pip on PATH: make that this venv's pip
+    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")}
+    r = subprocess.run([tool("nbdev_proc_nbs")], cwd=ROOT, capture_output=True, text=True, env=env)
     if r.returncode != 0: print("docs FAILED: nbdev_proc_nbs\n" + r.stdout + r.stderr); return False
     ok = True
     for nb in sorted(proc.rglob("*.ipynb")): _tag_echo_false(nb)
