@@ -97,20 +97,23 @@ def cuda_notebooks() -> list[Path]:
 
 
 def run_notebook(nb: Path, skip: set[str]) -> int:
-    "Run the notebook's cells in one namespace, in its folder; 0 when all pass, else 1 after printing the failing cell."
+    """Run the notebook's cells in one namespace, in its folder; 0 when all pass. A failing cell is reported and the
+    rest still run (GPU time is scarce: one run should show every failure), so later failures may follow from it."""
     os.environ.update(child_env(), IN_TEST="1")
     sys.path.insert(0, str(ROOT))
     os.chdir(nb.parent)
-    ns = {"__name__": "__notebook__"}  # not __main__: command-line guards must not fire
+    ns, failed = {"__name__": "__notebook__"}, []  # not __main__: command-line guards must not fire
     for i, src in runnable_cells(nb, skip):
         t = time.perf_counter()
+        flag = " (cuda)" if "cuda" in directives(src) else ""
         try: exec(compile(src, f"{nb.name}, cell {i}", "exec"), ns)
         except BaseException:
-            print(f"FAIL {nb.name} cell {i}:\n{src}\n" + traceback.format_exc(), flush=True)
-            return 1
-        flag = " (cuda)" if "cuda" in directives(src) else ""
+            print(f"FAIL {nb.name} cell {i}{flag}:\n{src}\n" + traceback.format_exc(), flush=True)
+            failed.append(i)
+            continue
         print(f"cell {i}{flag}: {time.perf_counter() - t:.1f}s", flush=True)
-    return 0
+    if failed: print(f"FAILED cells of {nb.name}: {', '.join(map(str, failed))}", flush=True)
+    return 1 if failed else 0
 
 
 def run(cmd: list, log: Path, timeout: int) -> tuple[int, float, str, str]:
@@ -138,8 +141,9 @@ def step_notebooks() -> dict:
         name = str(nb.relative_to(ROOT / "nbs"))
         say(f"notebook {name} with its cuda cells")
         code, secs, text, err = run([sys.executable, __file__, "--run-notebook", str(nb)], OUT / f"nb-{nb.stem}.log", 3600)
-        out[name] = dict(ok=code == 0, seconds=round(secs, 1), cuda_cells=text.count("(cuda)"),
-                         tail=(text + err)[-3000:] if code else "")
+        failed = re.findall(r"^FAIL \S+ cell (\d+)", text, re.M)
+        out[name] = dict(ok=code == 0, seconds=round(secs, 1), cuda_cells=len(re.findall(r"^cell \d+ \(cuda\)", text, re.M)),
+                         failed_cells=[int(c) for c in failed], tail=(text + err)[-3000:] if code else "")
         say(f"  {'ok' if code == 0 else 'FAILED'} in {secs:.0f}s")
     return out
 
@@ -252,8 +256,9 @@ def results_markdown(rep: dict) -> str:
              f"{'all steps passed' if rep['ok'] else 'FAILED: ' + ', '.join(rep['failed'])}.", ""]
     nbs = rep.get("notebooks")
     if nbs:
-        lines += ["| notebook (its cuda cells on) | result | cuda cells run | seconds |", "|---|---|---|---|"]
-        lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED'} | {v['cuda_cells']} | {v['seconds']:.0f} |" for k, v in nbs.items()]
+        lines += ["| notebook (its cuda cells on) | result | cuda cells passed | seconds |", "|---|---|---|---|"]
+        lines += [f"| {k} | {'ok' if v['ok'] else 'FAILED: cells ' + ', '.join(map(str, v.get('failed_cells', [])))} | "
+                  f"{v['cuda_cells']} | {v['seconds']:.0f} |" for k, v in nbs.items()]
         lines.append("")
     tea = rep.get("teacher")
     if tea:
@@ -328,7 +333,7 @@ def main(argv=None) -> int:
     rep.update(ok=not failed, failed=failed)
     (OUT / "gpu-check.json").write_text(json.dumps(rep, indent=1))
     write_results(rep)
-    say(f"{'all steps passed' if rep['ok'] else 'FAILED: ' + ', '.join(failed)}; figures in bench/RESULTS.md, logs in {OUT.relative_to(ROOT)}/")
+    say(f"{'all steps passed' if rep['ok'] else 'FAILED: ' + ', '.join(failed)}; figures in bench/RESULTS.md, logs in {os.path.relpath(OUT, ROOT)}/")
     return 0 if rep["ok"] else 1
 
 
