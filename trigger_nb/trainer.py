@@ -169,8 +169,8 @@ def report_adaptive_stats(self:AdaptiveTrainer):
         with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 
 # %% ../nbs/04_trainer.ipynb #3ac131a0
-_BYPASS_HELP = ("set UNSLOTH_RETURN_LOGITS=1 in the environment if the model was loaded with Unsloth, or train with "
-                "backend='peft' (plain transformers)")
+_BYPASS_HELP = ("if the model was loaded with Unsloth, set UNSLOTH_RETURN_LOGITS=1 in the environment so that it returns "
+                "them, or train with backend='peft' (plain transformers)")
 
 def _head_input(captured:dict, labels:torch.Tensor, outputs, vocab_size:int) -> torch.Tensor | None:
     "The captured input of the output embedding; `None` (after a check that full logits are there) when the forward bypassed it."
@@ -216,7 +216,7 @@ def _warn_bypassed_head(self:AdaptiveTrainer):
     self._warned_bypass = True
     warnings.warn("the model's forward computed its logits without calling its output embedding module (a patched "
                   "forward, such as Unsloth's): the loss is computed from the returned logits instead, which holds all of "
-                  f"them in memory; to use the chunked loss, {_BYPASS_HELP}", stacklevel=3)
+                  "them in memory; backend='peft' (plain transformers) keeps the chunked loss", stacklevel=3)
 
 # %% ../nbs/04_trainer.ipynb #ec1c2068
 # transformers renamed gradient_checkpointing to activation_checkpointing; use whichever this version has
