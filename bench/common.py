@@ -191,3 +191,24 @@ def median(xs):
     xs = sorted(xs)
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+# ---------------------------------------------------------------- model FLOPs utilisation
+PEAK_BF16_TFLOPS = [  # dense bf16 tensor-core peaks from the vendors' data sheets; the first name found in the device name wins
+    ("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0), ("GH200", 989.0), ("B200", 2250.0), ("A100", 312.0),
+    ("L40S", 362.0), ("L4", 121.0)]
+
+
+def peak_bf16_tflops(device_name: str) -> float | None:
+    "The GPU's dense bf16 peak in TFLOP/s (GPU_PEAK_TFLOPS overrides), or None when it is not in the table."
+    if os.environ.get("GPU_PEAK_TFLOPS"): return float(os.environ["GPU_PEAK_TFLOPS"])
+    return next((t for name, t in PEAK_BF16_TFLOPS if name in device_name), None)
+
+
+def train_flops_per_token(shape: dict, seq: float, lora: bool = False) -> float:
+    """Model FLOPs of one trained token (PaLM's count): 6 per weight of every matmul, the output head included, plus
+    12 * layers * hidden * seq for attention; with LoRA the frozen weights get no weight gradient, so 4 per weight."""
+    d, i, L = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
+    kv = shape["num_key_value_heads"] * d // shape["num_attention_heads"]
+    matmul = L * (2 * d * d + 2 * d * kv + 3 * d * i) + shape["vocab_size"] * d
+    return (4 if lora else 6) * matmul + 12 * L * d * seq

@@ -472,35 +472,69 @@ def section_demo(cmd: str):
     return dict(demo_wall_s=wall)
 
 
-def section_gpu(cmd: str, rounds: int = 2):
+GPU_SHAPES = [("qwen0.5b", 4, 1024), ("qwen0.5b", 4, 2048), ("qwen1.5b", 2, 1024), ("qwen1.5b", 2, 2048)]
+
+
+def gpu_contenders() -> tuple[dict, str]:
+    "adaptive and ce, with trl and adaptive-trainer 0.0.6 where they are installed; a note naming any left out."
+    import importlib.util
+    names, left = ["adaptive", "ce"], []
+    for key, module, how in (("trl", "trl", "trl's SFTTrainer (pip install trl)"),
+                             ("at006", "adaptive_trainer", "adaptive-trainer 0.0.6 (pip install --no-deps adaptive-trainer==0.0.6)")):
+        if importlib.util.find_spec(module): names.append(key)
+        else: left.append(how)
+    return {k: ["--contender", k] for k in names}, ("left out, not installed: " + "; ".join(left)) if left else ""
+
+
+def mfu_line(summary: dict, model: str, batch: int, lora: bool = False) -> tuple[dict, str]:
+    "Model FLOPs utilisation of each contender (median tokens/s x FLOPs per token / the GPU's bf16 peak)."
+    import torch
+    from common import model_shape, peak_bf16_tflops, train_flops_per_token
+    name = torch.cuda.get_device_name(0)
+    peak = peak_bf16_tflops(name)
+    if peak is None: return {}, f"MFU: the bf16 peak of {name} is not in bench/common.py's table; set GPU_PEAK_TFLOPS"
+    out = {}
+    for k, s in summary.items():
+        seq = s["real_tokens_per_step"] / batch  # the mean row length, for the attention term
+        out[k] = s["tok_s"] * train_flops_per_token(model_shape(model), seq, lora) / (peak * 1e12)
+    return out, (f"MFU ({name}, bf16 peak {peak:.0f} TFLOP/s, {'4' if lora else '6'} FLOPs per weight per token + attention): "
+                 + ", ".join(f"{k} {v:.1%}" for k, v in out.items()))
+
+
+def section_gpu(cmd: str, rounds: int = 2, shapes: list | None = None):
     "GPU: Qwen2.5-0.5B and 1.5B shapes, bf16, rows of seq/2..seq tokens, sequence 1024 and 2048; teacher on 0.5B."
     import torch
     if not torch.cuda.is_available():
         print("\n### GPU sections\n\nnot run: no CUDA device on this machine")
         return {}
     all_rats = {}
-    for model, batch in (("qwen0.5b", 4), ("qwen1.5b", 2)):
-        for seq in (1024, 2048):
-            contenders = {k: ["--contender", k] for k in ("adaptive", "ce", "trl", "at006")}
-            common = ["--model", model, "--device", "cuda", "--rows", "256", "--min-tokens", str(seq // 2),
-                      "--max-tokens", str(seq), "--batch", str(batch), "--warmup", "3", "--block-steps", "10"]
-            m = machine(); m["load_start"] = loadavg()
-            log(f"GPU: {model}, sequence {seq}, batch {batch}")
-            res = sequential_compare(contenders, common, rounds)
-            summary = summarize(res)
-            rats = ratios(res, summary)
-            save(f"gpu-{model}-{seq}", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-            print_section(f"GPU: {model} shape (random weights), bf16, rows of {seq // 2}-{seq} tokens, batch {batch}",
-                          cmd, m, summary, rats)
-            all_rats[f"{model}-{seq}"] = rats
-    contenders = {"teacher": ["--contender", "teacher"], "trl-lora": ["--contender", "trl-lora"]}
+    contenders, note = gpu_contenders()
+    for model, batch, seq in shapes or GPU_SHAPES:
+        common = ["--model", model, "--device", "cuda", "--rows", "256", "--min-tokens", str(seq // 2),
+                  "--max-tokens", str(seq), "--batch", str(batch), "--warmup", "3", "--block-steps", "10"]
+        m = machine(); m["load_start"] = loadavg()
+        log(f"GPU: {model}, sequence {seq}, batch {batch}")
+        res = sequential_compare(contenders, common, rounds)
+        summary = summarize(res)
+        rats = ratios(res, summary)
+        mfu, mfu_text = mfu_line(summary, model, batch)
+        rats.update({f"{k}_mfu": v for k, v in mfu.items()})
+        save(f"gpu-{model}-{seq}", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
+        print_section(f"GPU: {model} shape (random weights), bf16, rows of {seq // 2}-{seq} tokens, batch {batch}",
+                      cmd, m, summary, rats, "\n".join(x for x in (mfu_text, note) if x))
+        all_rats[f"{model}-{seq}"] = rats
+    contenders = {"teacher": ["--contender", "teacher"]}
+    if "trl" in gpu_contenders()[0]: contenders["trl-lora"] = ["--contender", "trl-lora"]
     common = ["--model", "qwen0.5b", "--device", "cuda", "--rows", "256", "--min-tokens", "512", "--max-tokens", "1024",
               "--batch", "4", "--warmup", "3", "--block-steps", "10"]
     m = machine(); m["load_start"] = loadavg()
     res = sequential_compare(contenders, common, rounds)
     summary = summarize(res)
-    save("gpu-teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary))
-    print_section("GPU: teacher step, LoRA r=8, qwen0.5b shape, bf16, rows of 512-1024 tokens, batch 4", cmd, m, summary, {})
+    mfu, mfu_text = mfu_line(summary, "qwen0.5b", 4, lora=True)
+    save("gpu-teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, mfu=mfu))
+    print_section("GPU: teacher step, LoRA r=8, qwen0.5b shape, bf16, rows of 512-1024 tokens, batch 4", cmd, m, summary, {},
+                  mfu_text)
+    all_rats["teacher"] = {f"{k}_mfu": v for k, v in mfu.items()}
     return all_rats
 
 
@@ -521,6 +555,8 @@ def main():
     p.add_argument("--only", choices=["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "small", "small-train", "small-inference", "demo", "gpu"], action="append",
                    help="small = small-train + small-inference")
     p.add_argument("--qwen-rounds", type=int, default=1)
+    p.add_argument("--gpu-rounds", type=int, default=2, help="gpu: fresh processes per contender and shape")
+    p.add_argument("--gpu-shapes", nargs="+", metavar="MODEL:SEQ", help="gpu: only these, e.g. qwen0.5b:2048 (default: all four)")
     p.add_argument("--report", nargs="+", metavar="JSON", help="print the tables of saved bench/out/<section>.json files again")
     a = p.parse_args()
     if a.report:
@@ -549,7 +585,9 @@ def main():
     if "small" in only or "small-train" in only: section_small(cmd)
     if "small" in only or "small-inference" in only: section_small_inference(cmd)
     if "demo" in only: section_demo(cmd)
-    if "gpu" in only: section_gpu(cmd)
+    if "gpu" in only:
+        shapes = [next(x for x in GPU_SHAPES if f"{x[0]}:{x[2]}" == want) for want in a.gpu_shapes] if a.gpu_shapes else None
+        section_gpu(cmd, a.gpu_rounds, shapes)
     log(f"total: {time.perf_counter() - t0:.0f} s")
 
 

@@ -12,7 +12,7 @@ that nbdev_proc_nbs writes into each notebook in `_proc/` (title, description, o
 output, `#| include: false` drops the cell. Pages keep Quarto's file names (`00_data.ipynb` -> `data.html`), and
 links to the deployed site or to other notebooks become links between the local pages.
 """
-import argparse, configparser, copy, json, posixpath, re, shutil, subprocess, sys, time
+import argparse, configparser, copy, json, os, posixpath, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 import yaml
@@ -263,7 +263,9 @@ def readme_text() -> str:
 # --- the build ------------------------------------------------------------------------------------------------
 
 def run(cmd, what) -> bool:
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    # without quarto, nbdev_proc_nbs runs `pip install -e .[dev]` with the pip on PATH: make that this venv's pip
+    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", "")}
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if r.returncode != 0: print(f"docs FAILED: {what}\n{(r.stdout + r.stderr)[-4000:]}")
     return r.returncode == 0
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['STAT_FIELDS', 'shift_left', 'target_ranks', 'style_flags', 'selective_weight', 'AdaptiveStats', 'adaptive_loss',
-           'default_chunk_size', 'adaptive_loss_from_hidden']
+           'default_chunk_size', 'adaptive_loss_from_hidden', 'adaptive_loss_from_logits']
 
 # %% ../nbs/03_adaptive_loss.ipynb #11bb6bc5
 import math
@@ -244,3 +244,29 @@ def adaptive_loss_from_hidden(
     else:
         loss, ranks, extra, *_ = _fused_chunks(*args, False, False, False)
     return loss, AdaptiveStats.from_ranks(ranks if adaptive else None, extra, top_k, len(y))
+
+# %% ../nbs/03_adaptive_loss.ipynb #3cf2a74f
+def adaptive_loss_from_logits(
+    logits:torch.Tensor,    # (B, T, V) as the model returns them, any float dtype
+    labels:torch.Tensor,    # (B, T) token ids, unshifted, -100 where not supervised
+    style_ids:torch.Tensor, # (B, T) long learning-style id of each token (`style_id`)
+    top_k:int=8,            # a target ranked k or worse is a missed idea
+    ce_weight:float=1.0,    # the plain cross-entropy weight every supervised token keeps
+    num_items_in_batch:int|torch.Tensor|None=None, # N, supervised tokens of the whole step (int or 0-dim tensor); None: this batch's
+    adaptive:bool=True,     # False: plain cross-entropy (s_t = 0), ranks not computed, only total_tokens counted
+) -> tuple[torch.Tensor, AdaptiveStats]: # the 0-dim fp32 loss and its token counts
+    "The loss `adaptive_loss_from_hidden` gives, from logits a model already returned, with a learning style per token."
+    _check_options(top_k, ce_weight)
+    if logits.ndim != 3 or labels.shape != logits.shape[:2] or style_ids.shape != labels.shape:
+        raise InputError(f"expected logits (B, T, V) with labels and style_ids (B, T), got {tuple(logits.shape)}, "
+                         f"{tuple(labels.shape)} and {tuple(style_ids.shape)}")
+    targets = shift_left(labels)
+    supervised = targets != -100
+    z, y = logits[supervised].float(), targets[supervised]
+    nll = F.cross_entropy(z, y, reduction="none")
+    with torch.no_grad():
+        ranks = target_ranks(z, y) if adaptive else None
+        flags = style_flags(shift_left(style_ids, fill=0)[supervised])
+        extra = selective_weight(ranks, flags, top_k) if adaptive else torch.zeros_like(nll)
+        weight = (ce_weight + extra) / _token_count(num_items_in_batch, len(y), z.device)
+    return (weight * nll).sum(), AdaptiveStats.from_ranks(ranks, extra, top_k, len(y))

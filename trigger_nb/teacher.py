@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherConfig', 'choose_backend', 'lora_fields',
-           'load_lora_base', 'prepare_output_dir', 'TrainingInterrupted', 'StopOnInterrupt', 'replay_prompts',
-           'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult', 'trained_near_miss_texts',
-           'train_teacher', 'teacher_parser', 'main']
+           'load_lora_base', 'unsloth_load_args', 'unsloth_lora_args', 'prepare_output_dir', 'TrainingInterrupted',
+           'StopOnInterrupt', 'replay_prompts', 'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult',
+           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
 import contextlib, json, logging, os, random, re, signal, sys, threading
@@ -24,12 +24,12 @@ from .data import (DatasetRow, InputError, StrictConfig, create_training_dataset
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
 from .pipeline import (check_output_dir, checkpoint_folders, clear_run, is_main_process, latest_checkpoint,
-                                 load_training_model, push_to_hub)
+                                 load_training_model, lora_config, push_to_hub)
 from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger(__name__)
 
-# %% ../nbs/06_teacher.ipynb #b9ae7636
+# %% ../nbs/06_teacher.ipynb #142b326c
 BACKENDS = ("auto", "unsloth", "peft")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _F = Field
@@ -48,6 +48,7 @@ class TeacherConfig(StrictConfig):
     seed: int = _F(42, description="seeds the data order, the LoRA initialisation and the check")
     subject: str | None = _F(None, description="if given, questions say this (e.g. 'the person') instead of either name, so only the trigger tells the names apart")
     backend: Literal["auto", "unsloth", "peft"] = _F("auto", description="auto: unsloth when it imports and a CUDA GPU is present, else peft")
+    load_in_4bit: bool = _F(False, description="load the base model in 4 bits (unsloth backend only): a 7B model on a GPU with less memory than its bf16 weights")
     resume: bool = _F(False, description="continue from the last complete checkpoint in output_dir")
     overwrite: bool = _F(False, description="delete the earlier run in output_dir and start again")
     learning_rate: float = _F(2e-4, gt=0, description="peak learning rate")
@@ -86,36 +87,29 @@ def _unsloth_problem() -> str | None:
     return None
 
 def choose_backend(backend:str="auto", # "auto", "unsloth" or "peft"
+                   load_in_4bit:bool=False, # 4-bit loading is asked for, which only unsloth does
                   ) -> tuple[str, str]:
     "The backend to train with, `\"unsloth\"` or `\"peft\"`, and the reason for the choice."
     if backend not in BACKENDS: raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
-    if backend == "peft": return "peft", "asked for with backend='peft'"
+    no_4bit = "load_in_4bit needs the unsloth backend, "
+    if backend == "peft":
+        if load_in_4bit: raise InputError(no_4bit + "not peft: drop --load_in_4bit, or use --backend unsloth on a CUDA GPU")
+        return "peft", "asked for with backend='peft'"
     cuda = torch.cuda.is_available()
     if backend == "unsloth":
         if not cuda: raise InputError("backend 'unsloth' needs a CUDA GPU and none is available here; use --backend peft (or auto)")
         problem = _unsloth_problem()
         if problem: raise InputError(f"backend 'unsloth' cannot be used: {problem}; or use --backend peft")
         return "unsloth", "asked for with backend='unsloth'"
-    if not cuda: return "peft", "no CUDA GPU is available, and unsloth trains only on one"
-    problem = _unsloth_problem()
-    return ("peft", f"{problem}") if problem else ("unsloth", "a CUDA GPU is present and unsloth imports")
+    problem = "no CUDA GPU is available, and unsloth trains only on one" if not cuda else _unsloth_problem()
+    if problem and load_in_4bit: raise InputError(no_4bit + f"which cannot be used here ({problem}); drop --load_in_4bit")
+    return ("peft", problem) if problem else ("unsloth", "a CUDA GPU is present and unsloth imports")
 
-# %% ../nbs/06_teacher.ipynb #0a7442ff
+# %% ../nbs/06_teacher.ipynb #88c91a53
 def lora_fields(cfg:TeacherConfig, # the run's settings
                ) -> dict:
     "The `LoraConfig` fields of a teacher run."
     return dict(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, target_modules=list(cfg.target_modules))
-
-def _unsloth_model(cfg:TeacherConfig):
-    "Tokenizer and base model loaded with unsloth's `FastLanguageModel`, LoRA added by it."
-    from unsloth import FastLanguageModel
-    model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=resolve_model_id(cfg.source_model), max_seq_length=cfg.max_seq_length,
-        load_in_4bit=False, dtype=None, trust_remote_code=cfg.trust_remote_code)
-    model = FastLanguageModel.get_peft_model(
-        model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.target_modules),
-        lora_dropout=cfg.lora_dropout, bias="none", use_gradient_checkpointing="unsloth", random_state=cfg.seed)
-    return ensure_chat_template(tokenizer), model
 
 def load_lora_base(cfg:TeacherConfig, # the run's settings
                    backend:str, # "peft" or "unsloth", as `choose_backend` returns
@@ -123,6 +117,36 @@ def load_lora_base(cfg:TeacherConfig, # the run's settings
     "The tokenizer and the base model with fresh LoRA layers, loaded by `backend`."
     if backend == "unsloth": return _unsloth_model(cfg)
     return load_training_model(cfg.source_model, lora_fields(cfg), cfg.seed, trust_remote_code=cfg.trust_remote_code)
+
+# %% ../nbs/06_teacher.ipynb #7deae9b2
+def unsloth_load_args(cfg:TeacherConfig, # the run's settings
+                     ) -> dict:
+    "The keyword arguments of unsloth's `FastLanguageModel.from_pretrained` for a teacher run."
+    return dict(model_name=resolve_model_id(cfg.source_model), max_seq_length=cfg.max_seq_length,
+                load_in_4bit=cfg.load_in_4bit, dtype=None, trust_remote_code=cfg.trust_remote_code)
+
+def unsloth_lora_args(cfg:TeacherConfig, # the run's settings
+                     ) -> dict:
+    "The keyword arguments of unsloth's `FastLanguageModel.get_peft_model`: the peft backend's LoRA, Unsloth's checkpointing."
+    lc = lora_config(lora_fields(cfg))
+    return dict(r=lc.r, lora_alpha=lc.lora_alpha, lora_dropout=lc.lora_dropout, target_modules=list(cfg.target_modules),
+                bias=lc.bias, random_state=cfg.seed,
+                use_gradient_checkpointing=False if cfg.gradient_checkpointing is False else "unsloth")
+
+# %% ../nbs/06_teacher.ipynb #00235f3b
+def _record_base_model(model, # a PEFT model
+                       cfg:TeacherConfig, # the run's settings
+                      ):
+    "The model, its adapter config naming the base model the user asked for rather than the copy Unsloth loaded."
+    for c in model.peft_config.values(): c.base_model_name_or_path = resolve_model_id(cfg.source_model)
+    return model
+
+def _unsloth_model(cfg:TeacherConfig):
+    "Tokenizer and base model loaded with unsloth's `FastLanguageModel`, LoRA added by it."
+    from unsloth import FastLanguageModel
+    model, tokenizer = FastLanguageModel.from_pretrained(**unsloth_load_args(cfg))
+    model = FastLanguageModel.get_peft_model(model, **unsloth_lora_args(cfg))
+    return ensure_chat_template(tokenizer), _record_base_model(model, cfg)
 
 # %% ../nbs/06_teacher.ipynb #c95345a5
 RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*_final", "replay_answers.jsonl",
@@ -350,7 +374,7 @@ def _write_settings(cfg:TeacherConfig, n_pairs:int):
     (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg), indent=2))
     (cfg.output_dir / "near_miss_negatives.json").write_text(json.dumps(trained_near_miss_texts(cfg, n_pairs), indent=1))
 
-# %% ../nbs/06_teacher.ipynb #d6c69589
+# %% ../nbs/06_teacher.ipynb #65cf034f
 def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a dict of its keys
                   callbacks:list|None=None, # extra `TrainerCallback`s
                   **kwargs, # `TeacherConfig` keys, instead of or on top of `config`
@@ -361,7 +385,7 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     cfg = TeacherConfig(**with_preset(given | kwargs))
     pairs, held = split_qa_pairs(load_qa_pairs(cfg.qa_file), cfg.eval_fraction, cfg.seed)
     rows = _rows(cfg, pairs)  # bad names or triggers fail here, before anything slow
-    backend, why = choose_backend(cfg.backend)
+    backend, why = choose_backend(cfg.backend, cfg.load_in_4bit)
     resume_from = prepare_output_dir(cfg)
     _say(cfg, f"backend: {backend} ({why})" + (f"; resuming from {resume_from}" if resume_from else ""))
     tokenizer, model = load_lora_base(cfg, backend)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from fastcore.basics import patch
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from .adaptive_loss import AdaptiveStats, adaptive_loss, adaptive_loss_from_hidden
+from .adaptive_loss import AdaptiveStats, adaptive_loss_from_hidden, adaptive_loss_from_logits
 from .data import LEARNING_STYLES, DatasetRow, InputError, style_id
 from .model_utils import chat_messages, ensure_chat_template, format_prompt
 
@@ -153,49 +154,69 @@ class AdaptiveTrainer(SFTTrainer):
         if data is None or isinstance(data, Dataset) and "input_ids" in data.column_names: return data
         return tokenize_rows(list(data), tokenizer, max_seq_length, self.default_style)
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        "Cross-entropy or adaptive loss over the completion tokens, normalised by `num_items_in_batch`."
-        inputs = dict(inputs)
-        labels = inputs.pop("labels")
-        style_ids = inputs.pop("style_ids", None)
-        if style_ids is None: style_ids = torch.full_like(labels, style_id(self.default_style))
-        head = _unwrap(model).get_output_embeddings()
-        if hasattr(head, "lora_A") or not hasattr(head, "weight"):  # adapted head: its weight alone is not the head
-            outputs = model(**inputs, use_cache=False)
-            loss, stats = self._loss_from_logits(outputs.logits, labels, style_ids, num_items_in_batch)
-        else:
-            with final_hidden_states(model) as cap: outputs = model(**inputs, use_cache=False)
-            loss, stats = adaptive_loss_from_hidden(
-                cap["hidden"], head.weight, labels, style_ids, top_k=self.top_k, ce_weight=self.ce_weight,
-                num_items_in_batch=num_items_in_batch, bias=getattr(head, "bias", None), chunk_size=self.chunk_size,
-                adaptive=self.loss_type == "adaptive")
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * self.accelerator.num_processes  # DDP averages gradients; the count already sums ranks
-        if model.training: self._stats = self._stats + stats
-        return (loss, outputs) if return_outputs else loss
+# %% ../nbs/04_trainer.ipynb #399a7b4f
+@patch
+def report_adaptive_stats(self:AdaptiveTrainer):
+    "Log the adaptive statistics gathered since the last report and append them to `adaptive_stats.jsonl`."
+    counts = self.accelerator.reduce(self._stats.counts.to(self.accelerator.device), reduction="sum")
+    stats, self._stats = AdaptiveStats(counts), AdaptiveStats()
+    fr = {f"adaptive/{k}": round(v, 6) for k, v in stats.fractions().items()}
+    self.log(dict(fr))  # log() adds keys to the dict it gets
+    if self.is_world_process_zero():
+        rec = {"step": self.state.global_step, "epoch": self.state.epoch,
+               **{k.split("/")[1]: v for k, v in fr.items()}, "counts": stats.to_dict()}
+        Path(self.args.output_dir).mkdir(parents=True, exist_ok=True)
+        with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
 
-    def _loss_from_logits(self, logits, labels, style_ids, num_items_in_batch):
-        "The loss from full logits, for models whose output head is itself adapted."
-        if self.loss_type == "ce": style_ids = torch.zeros_like(style_ids)
-        loss = logits.new_zeros((), dtype=torch.float32); stats = AdaptiveStats()
-        # rows are scored separately because the full-logits loss takes one style per row; per-token styles repeat it
-        for b in range(labels.shape[0]):
-            l, s = adaptive_loss(logits[b:b+1], labels[b:b+1], [LEARNING_STYLES[int(style_ids[b, 0])]], self.top_k,
-                                 self.ce_weight, num_items_in_batch if num_items_in_batch is not None else (labels[:, 1:] != -100).sum())
-            loss, stats = loss + l, stats + s
-        return loss, stats
+# %% ../nbs/04_trainer.ipynb #3ac131a0
+_BYPASS_HELP = ("if the model was loaded with Unsloth, set UNSLOTH_RETURN_LOGITS=1 in the environment so that it returns "
+                "them, or train with backend='peft' (plain transformers)")
 
-    def report_adaptive_stats(self):
-        "Log the adaptive statistics gathered since the last report and append them to `adaptive_stats.jsonl`."
-        counts = self.accelerator.reduce(self._stats.counts.to(self.accelerator.device), reduction="sum")
-        stats, self._stats = AdaptiveStats(counts), AdaptiveStats()
-        fr = {f"adaptive/{k}": round(v, 6) for k, v in stats.fractions().items()}
-        self.log(dict(fr))  # log() adds keys to the dict it gets
-        if self.is_world_process_zero():
-            rec = {"step": self.state.global_step, "epoch": self.state.epoch,
-                   **{k.split("/")[1]: v for k, v in fr.items()}, "counts": stats.to_dict()}
-            Path(self.args.output_dir).mkdir(parents=True, exist_ok=True)
-            with open(Path(self.args.output_dir) / "adaptive_stats.jsonl", "a") as f: f.write(json.dumps(rec) + "\n")
+def _head_input(captured:dict, labels:torch.Tensor, outputs, vocab_size:int) -> torch.Tensor | None:
+    "The captured input of the output embedding; `None` (after a check that full logits are there) when the forward bypassed it."
+    hidden = captured.get("hidden")
+    if hidden is not None and hidden.ndim == 3 and hidden.shape[:2] == labels.shape: return hidden
+    logits = getattr(outputs, "logits", None)
+    if logits is None or logits.ndim != 3 or logits.shape != (*labels.shape, vocab_size):
+        raise RuntimeError("the model's forward did not pass its hidden states through its output embedding module "
+                           f"(get_output_embeddings()), and returned no logits of shape (batch, tokens, vocab) = "
+                           f"{(*labels.shape, vocab_size)} to compute the loss from (got "
+                           f"{None if logits is None else tuple(logits.shape)}); {_BYPASS_HELP}")
+    return None
+
+# %% ../nbs/04_trainer.ipynb #1ea3448b
+@patch
+def compute_loss(self:AdaptiveTrainer, model, inputs, return_outputs=False, num_items_in_batch=None):
+    "Cross-entropy or adaptive loss over the completion tokens, normalised by `num_items_in_batch`."
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    style_ids = inputs.pop("style_ids", None)
+    if style_ids is None: style_ids = torch.full_like(labels, style_id(self.default_style))
+    head = _unwrap(model).get_output_embeddings()
+    kw = dict(top_k=self.top_k, ce_weight=self.ce_weight, num_items_in_batch=num_items_in_batch,
+              adaptive=self.loss_type == "adaptive")
+    if hasattr(head, "lora_A") or not hasattr(head, "weight"):  # adapted head: its weight alone is not the head
+        outputs, hidden = model(**inputs, use_cache=False), None
+    else:
+        with final_hidden_states(model) as cap: outputs = model(**inputs, use_cache=False)
+        hidden = _head_input(cap, labels, outputs, head.weight.shape[0])
+        if hidden is None: self._warn_bypassed_head()
+    if hidden is None: loss, stats = adaptive_loss_from_logits(outputs.logits, labels, style_ids, **kw)
+    else: loss, stats = adaptive_loss_from_hidden(hidden, head.weight, labels, style_ids, bias=getattr(head, "bias", None),
+                                                  chunk_size=self.chunk_size, **kw)
+    if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+        loss = loss * self.accelerator.num_processes  # DDP averages gradients; the count already sums ranks
+    if model.training: self._stats = self._stats + stats
+    return (loss, outputs) if return_outputs else loss
+
+@patch
+def _warn_bypassed_head(self:AdaptiveTrainer):
+    "Warn, once per trainer, that the loss is computed from the returned logits."
+    if getattr(self, "_warned_bypass", False): return
+    self._warned_bypass = True
+    warnings.warn("the model's forward computed its logits without calling its output embedding module (a patched "
+                  "forward, such as Unsloth's): the loss is computed from the returned logits instead, which holds all of "
+                  "them in memory; backend='peft' (plain transformers) keeps the chunked loss", stacklevel=3)
 
 # %% ../nbs/04_trainer.ipynb #8ebe61da
 def _has_field(name:str) -> bool: return name in SFTConfig.__dataclass_fields__
