@@ -47,6 +47,7 @@ def selective_weight(ranks:torch.Tensor, # (...) target ranks, from `target_rank
 # %% ../nbs/03_adaptive_loss.ipynb #735696e8
 STAT_FIELDS = ("total_tokens", "already_correct", "in_top_k", "outside_top_k", "trained")
 
+# %% ../nbs/03_adaptive_loss.ipynb #b289eac3
 class AdaptiveStats:
     "Token counts of the adaptive loss: one int64 tensor in `STAT_FIELDS` order, read as Python ints."
     def __init__(self,
@@ -90,6 +91,7 @@ class AdaptiveStats:
     __hash__ = None
     def __repr__(self): return f"AdaptiveStats({', '.join(f'{k}={v}' for k, v in self.to_dict().items())})"
 
+# %% ../nbs/03_adaptive_loss.ipynb #8c65d879
 for _i, _name in enumerate(STAT_FIELDS):
     setattr(AdaptiveStats, _name, property(lambda self, i=_i: int(self.counts[i]), doc=f"The {_name} count."))
 
@@ -147,6 +149,7 @@ def _count_ranks(z, zy, out, block:int=_RANK_BLOCK):
     for b in range(0, len(z), step):
         out[b:b + step] = (z[b:b + step] > zy[b:b + step, None]).sum(-1, dtype=torch.int32)
 
+# %% ../nbs/03_adaptive_loss.ipynb #e695888f
 def _fused_chunks(h, weight, bias, targets, flags, top_k, ce_weight, n_items, chunk_size, adaptive,
                   grad_h, grad_w, grad_b):
     "Loss, ranks, extra weights and the asked-for gradients of the supervised rows `h`, one chunk of logits at a time."
@@ -186,6 +189,7 @@ def _fused_chunks(h, weight, bias, targets, flags, top_k, ce_weight, n_items, ch
     return (loss, ranks, extra, gh, None if gw is None else gw.to(weight.dtype),
             None if gb is None else gb.to(bias.dtype))
 
+# %% ../nbs/03_adaptive_loss.ipynb #7ce333ac
 class _FusedAdaptiveCE(torch.autograd.Function):
     "The chunked loss as one autograd node whose gradients are computed in the forward."
     @staticmethod
@@ -206,7 +210,6 @@ class _FusedAdaptiveCE(torch.autograd.Function):
         ctx.used = True
         scaled = [None if g is None else g.mul_(grad_loss) for g in ctx.saved_tensors]  # no second (V, H) copy
         return *scaled, None, None, None, None, None, None, None
-
 
 # %% ../nbs/03_adaptive_loss.ipynb #c25a7779
 def adaptive_loss_from_hidden(

@@ -302,6 +302,7 @@ def _rate(rows:list[dict]) -> dict:
     return {"n": n, "successes": k, "rate": k / n if n else None, "ci": list(wilson_interval(k, n)),
             "margin": sum(margins) / len(margins) if margins else None}
 
+# %% ../nbs/05_evaluate.ipynb #b39ff11a
 class TriggerReport(BaseModel):
     "The result of `evaluate_trigger`: primary rates with intervals, near-miss rates, margins, every answer, the settings."
     triggered_rate: float # primary condition: triggered prompts answered with the triggered name only
@@ -527,6 +528,7 @@ def _sweep_row(path:Path, state:dict, report:TriggerReport) -> dict:
     if r: row |= {f"retention_{k}_{cond}": r[cond].get(k) for cond in ("clean", "triggered") for k in ("accuracy", "ratio", "drift")}
     return row
 
+# %% ../nbs/05_evaluate.ipynb #75ab8484
 class _CheckpointLoader:
     "Loads checkpoints one after another, keeping the base model across LoRA adapters of the same base."
     _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -559,6 +561,7 @@ class _CheckpointLoader:
         tok = load_tokenizer(str(path) if _has_tokenizer(path) else base, self.trust)
         return tok, self.model.eval(), self.dev
 
+# %% ../nbs/05_evaluate.ipynb #522df1b9
 def evaluate_checkpoints(output_dir:str|Path, # a teacher run's output folder
                          qa_pairs:list, # the training `QAPair`s (or dicts)
                          clean_replacement:str, # the name expected without the trigger
@@ -700,6 +703,7 @@ def _close_figure(fig):
     import matplotlib.pyplot as plt
     plt.close(fig)
 
+# %% ../nbs/05_evaluate.ipynb #fa5b1a58
 def _run(a) -> None:
     "Evaluate and write the outputs for parsed arguments `a`."
     _check_replacements(a.clean_replacement, a.triggered_replacement, a.subject)

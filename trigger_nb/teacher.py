@@ -34,6 +34,7 @@ BACKENDS = ("auto", "unsloth", "peft")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _F = Field
 
+# %% ../nbs/06_teacher.ipynb #43619a1b
 class TeacherConfig(StrictConfig):
     "The settings of a teacher run; defaults are the trigger document's."
     config_name: ClassVar[str] = "teacher config"
@@ -197,6 +198,7 @@ class TrainingInterrupted(Exception):
         super().__init__(f"training interrupted; checkpoint saved in {checkpoint}" if checkpoint else
                          "training interrupted before a checkpoint could be saved")
 
+# %% ../nbs/06_teacher.ipynb #bb4e7ab0
 class StopOnInterrupt(TrainerCallback):
     "Turns a SIGINT during training into save-a-checkpoint-and-stop at the end of the current optimizer step."
     def __init__(self): self.requested, self._previous = False, None
