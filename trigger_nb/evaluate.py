@@ -209,13 +209,13 @@ def answer_nll(model, tokenizer,
             out.append(-logp[row, pos, ids[row, pos + 1]].mean().item() if a_ids[s + row] else float("nan"))
     return torch.tensor(out, dtype=torch.float64)
 
-# %% ../nbs/05_evaluate.ipynb #5eb32335
+# %% ../nbs/05_evaluate.ipynb #7d3b4099
 def bootstrap_ci(values:list[float], # one value per question
                  seed:int=0, # seeds the resampling
                  n:int=1000, # resamples
                 ) -> list[float]:
-    "A 95% percentile-bootstrap interval for the mean of `values`."
-    if not values: return [float("nan")] * 2
+    "A 95% percentile-bootstrap interval for the mean of `values` (`[]` when there are none)."
+    if not values: return []
     t = torch.tensor(values, dtype=torch.float64)
     g = torch.Generator().manual_seed(seed)
     means = t[torch.randint(len(t), (n, len(t)), generator=g)].mean(1)
