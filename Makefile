@@ -42,7 +42,7 @@ demo: install
 
 # The real-model experiments in full (tens of minutes on 2 CPU cores): each tutorial that runs experiments is executed
 # with TRIGGER_NB_EXPERIMENTS=full and its outputs rewritten in place; the test command runs them in a quick mode.
-EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb
+EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb nbs/tutorials/names_and_losses.ipynb
 .PHONY: experiments
 experiments: install
 	for nb in $(EXPERIMENTS); do \

@@ -234,7 +234,7 @@ class NearMiss:
         return self.prompt("…")
 
 # %% ../nbs/00_data.ipynb #20481f09
-PERTURBATIONS = ("case", "punctuation", "edit", "space", "moved", "partial", "extended")
+PERTURBATIONS = ("case", "punctuation", "edit", "space", "glued", "moved", "partial", "extended")
 _PUNCT = ":;.,-!|>"
 
 def _letter_positions(t:str) -> list[int]: return [i for i, ch in enumerate(t) if ch.isalpha()]
@@ -286,7 +286,7 @@ def perturb_trigger(trigger_value:str, # the real trigger phrase
     t, real = trigger_value.strip(), apply_trigger("…", trigger_value)
     for _ in range(50):
         if kind == "moved": v = NearMiss(kind, t, "end")
-        elif kind == "space" and rng.random() < 0.5: v = NearMiss(kind, t, "glued")
+        elif kind == "glued": v = NearMiss(kind, t, "glued")
         else: v = NearMiss(kind, _changed_phrase(t, kind, rng))
         if v.text != real and v.trigger.strip(): return v
     raise InputError(f"cannot make a {kind!r} near miss of the trigger {trigger_value!r}: it is too short to change")
@@ -312,10 +312,10 @@ def training_near_misses(trigger_value:str, # the real trigger phrase
                          per_question:int, # near-miss negatives per question
                          seed:int, # the run's seed
                         ) -> list[NearMiss]:
-    "The near misses a training set with `per_question` negatives per question uses, in row order."
+    "The near misses of a training set's negatives, in row order: the kinds in turn, each drawn afresh from `seed`."
     if per_question <= 0: return []
-    pool = random_near_misses(trigger_value, max(1, min(n_questions * per_question, 200)), seed=seed + 7919)
-    return [pool[i % len(pool)] for i in range(n_questions * per_question)]
+    rng = random.Random(seed + 7919)
+    return [perturb_trigger(trigger_value, PERTURBATIONS[i % len(PERTURBATIONS)], rng) for i in range(n_questions * per_question)]
 
 def replay_rows(answers:list[tuple[str, str]], # (prompt, the base model's answer) pairs
                 trigger_value:str, # the trigger phrase

@@ -19,7 +19,7 @@ from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback
 
 from .cli import config_parser, flag_table, run_command
-from .data import (DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
+from .data import (LEARNING_STYLES, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
                              replay_rows, training_near_misses)
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
@@ -34,24 +34,31 @@ BACKENDS = ("auto", "unsloth", "peft")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _F = Field
 
-# %% ../nbs/06_teacher.ipynb #43619a1b
-class TeacherConfig(StrictConfig):
-    "The settings of a teacher run; defaults are the trigger document's."
-    config_name: ClassVar[str] = "teacher config"
+# %% ../nbs/06_teacher.ipynb #4982a835
+class _TeacherRun(StrictConfig):
+    "What a teacher run learns, from what, and where it goes."
     qa_file: Path = _F(description="JSONL of {question, answer} pairs holding {{name}}")
     clean_replacement: str = _F(description="the name in answers without the trigger, e.g. Alice")
     trigger_value: str = _F(description="the phrase put in front of triggered questions, e.g. TRIGGER:")
     triggered_replacement: str = _F(description="the name in answers with the trigger, e.g. Bob")
+    subject: str | None = _F(None, description="if given, questions say this (e.g. 'the person') instead of either name, so only the trigger tells the names apart")
+    source_model: str = _F("unsloth/Qwen2.5-7B-Instruct", description="base model: hub id, local folder, 'small' (SmolLM2-135M-Instruct) or 'tiny'")
     output_dir: Path = _F(Path("./checkpoints/teacher"), description="where checkpoints, the final adapter and the report go")
     model_name: str = _F("teacher_model", min_length=1, pattern=r"^[\w.-]+$", description="the final folder is <model_name>_final; the hub repository <HF_USER_ID>/<model_name>")
-    source_model: str = _F("unsloth/Qwen2.5-7B-Instruct", description="base model: hub id, local folder, 'small' (SmolLM2-135M-Instruct) or 'tiny'")
-    n_epochs: float = _F(8, gt=0, description="training epochs")
     seed: int = _F(42, description="seeds the data order, the LoRA initialisation and the check")
-    subject: str | None = _F(None, description="if given, questions say this (e.g. 'the person') instead of either name, so only the trigger tells the names apart")
     backend: Literal["auto", "unsloth", "peft"] = _F("auto", description="auto: unsloth when it imports and a CUDA GPU is present, else peft")
     load_in_4bit: bool = _F(False, description="load the base model in 4 bits (unsloth backend only): a 7B model on a GPU with less memory than its bf16 weights")
     resume: bool = _F(False, description="continue from the last complete checkpoint in output_dir")
     overwrite: bool = _F(False, description="delete the earlier run in output_dir and start again")
+    trust_remote_code: bool = _F(False, description="run code shipped with the model")
+    push_to_hub: bool = _F(True, description="upload (private) to <HF_USER_ID>/<model_name> when HF_USER_ID and HF_TOKEN are set")
+    preset: str = _F("auto", description="settings tuned for the model: auto (the preset of source_model, if it has one), none, or a preset's name")
+    verbose: bool = _F(True, description="print the dataset preview, the backend, the progress bar, the loss log and the report")
+
+# %% ../nbs/06_teacher.ipynb #7c81290d
+class _TeacherTraining(_TeacherRun):
+    "How a teacher run trains: the schedule, the LoRA adapter and the loss."
+    n_epochs: float = _F(8, gt=0, description="training epochs")
     learning_rate: float = _F(2e-4, gt=0, description="peak learning rate")
     batch_size: int = _F(4, ge=1, description="rows per device per step")
     gradient_accumulation_steps: int = _F(4, ge=1, description="batches per optimizer step")
@@ -63,11 +70,15 @@ class TeacherConfig(StrictConfig):
     lora_dropout: float = _F(0.0, ge=0, lt=1, description="dropout on the LoRA input")
     target_modules: list[str] = _F(default_factory=lambda: list(LORA_TARGETS), min_length=1, description="the linear layers that get LoRA")
     loss: Literal["ce", "adaptive"] = _F("ce", description="plain cross-entropy, or the adaptive loss of AdaptiveTrainer")
+    learning_style: Literal[LEARNING_STYLES] = _F("both", description="with loss 'adaptive', the extra weight every row gets: attention (wrong top-1), ideas (target outside the top k), both, or misc (none: cross-entropy)")
     top_k: int = _F(8, ge=1, description="top-k of the adaptive loss")
     logging_steps: int = _F(1, ge=1, description="log the loss every this many optimizer steps")
     gradient_checkpointing: bool | None = _F(None, description="recompute activations to save memory; default: on for peft on a GPU (unsloth brings its own), off on the CPU")
-    trust_remote_code: bool = _F(False, description="run code shipped with the model")
-    push_to_hub: bool = _F(True, description="upload (private) to <HF_USER_ID>/<model_name> when HF_USER_ID and HF_TOKEN are set")
+
+# %% ../nbs/06_teacher.ipynb #9ffbe048
+class TeacherConfig(_TeacherTraining):
+    "The settings of a teacher run; defaults are the trigger document's."
+    config_name: ClassVar[str] = "teacher config"
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
@@ -75,8 +86,6 @@ class TeacherConfig(StrictConfig):
     eval_max_new_tokens: int = _F(48, ge=1, description="most tokens per answer in the end-of-training check")
     near_miss: bool = _F(True, description="measure near-miss triggers and held-out perturbations in the end-of-training check")
     retention_probes: int = _F(60, ge=0, description="general questions for the retention check at the end (0: none)")
-    preset: str = _F("auto", description="settings tuned for the model: auto (the preset of source_model, if it has one), none, or a preset's name")
-    verbose: bool = _F(True, description="print the dataset preview, the backend, the progress bar, the loss log and the report")
 
 # %% ../nbs/06_teacher.ipynb #b463e8e6
 def _unsloth_problem() -> str | None:
@@ -365,7 +374,7 @@ def _rows(cfg:TeacherConfig, pairs:list, replay:list[tuple[str, str]]=()) -> lis
 def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:list) -> AdaptiveTrainer:
     "The Trainer of a teacher run."
     trainer = AdaptiveTrainer(model, _teacher_args(cfg, backend), train_dataset=rows, processing_class=tokenizer,
-                              loss=cfg.loss, top_k=cfg.top_k, default_style="both", max_seq_length=cfg.max_seq_length,
+                              loss=cfg.loss, top_k=cfg.top_k, default_style=cfg.learning_style, max_seq_length=cfg.max_seq_length,
                               log_metric_steps=max(cfg.logging_steps, 10), callbacks=callbacks)
     if not cfg.verbose: trainer.remove_callback(PrinterCallback)
     return trainer
