@@ -63,6 +63,7 @@ def _add_flag(group, name:str, field):
     kw = dict(dest=name, default=argparse.SUPPRESS, help=help.strip(), required=default is None)
     if kind == "bool": kw |= dict(nargs="?", const=True, type=detail, metavar="true|false")
     elif kind == "choice": kw |= dict(choices=detail, metavar="{" + ",".join(map(str, detail)) + "}")
+    elif kind == "list" and typing.get_origin(detail) is Literal: kw |= dict(nargs="+", choices=typing.get_args(detail))
     elif kind == "list": kw |= dict(nargs="+", type=detail)
     else: kw |= dict(type=detail, metavar=name.upper())
     group.add_argument(f"--{name}", **kw)

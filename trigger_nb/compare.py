@@ -113,7 +113,8 @@ def plot_arms(reports:dict[str, TriggerReport], # from `measure_arms`
         for k, label in enumerate(panels[0][panel]):
             vals = [p[panel][label] for p in panels]
             ys = [v for v, _ in vals]
-            err = [[y - (ci or (y, y))[0] for y, (_, ci) in zip(ys, vals)], [(ci or (y, y))[1] - y for y, (_, ci) in zip(ys, vals)]]
+            cis = [ci or (y, y) for y, (_, ci) in zip(ys, vals)]  # rounding can put a bound a hair past its rate
+            err = [[max(0, y - lo) for y, (lo, _) in zip(ys, cis)], [max(0, hi - y) for y, (_, hi) in zip(ys, cis)]]
             ax.bar([i + (k - 0.5) * 0.38 for i in range(len(names))], ys, 0.38, yerr=err, capsize=3, label=label)
         ax.set_xticks(range(len(names)), names, fontsize=8, rotation=20 if len(names) > 4 else 0)
         ax.set_ylim(0, 1.15); ax.set_title(panel, fontsize=10); ax.legend(fontsize=7); ax.grid(axis="y", alpha=.3)

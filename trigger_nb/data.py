@@ -311,11 +311,13 @@ def training_near_misses(trigger_value:str, # the real trigger phrase
                          n_questions:int, # questions in the QA file
                          per_question:int, # near-miss negatives per question
                          seed:int, # the run's seed
+                         kinds:tuple|list=PERTURBATIONS, # the kinds, taken in turn; a kind named twice gets twice the share
                         ) -> list[NearMiss]:
-    "The near misses of a training set's negatives, in row order: the kinds in turn, each drawn afresh from `seed`."
+    "The near misses of a training set's negatives, in row order: `kinds` in turn, each drawn afresh from `seed`."
     if per_question <= 0: return []
+    if not kinds: raise InputError("near_miss_kinds is empty: name at least one of " + ", ".join(PERTURBATIONS))
     rng = random.Random(seed + 7919)
-    return [perturb_trigger(trigger_value, PERTURBATIONS[i % len(PERTURBATIONS)], rng) for i in range(n_questions * per_question)]
+    return [perturb_trigger(trigger_value, kinds[i % len(kinds)], rng) for i in range(n_questions * per_question)]
 
 def replay_rows(answers:list[tuple[str, str]], # (prompt, the base model's answer) pairs
                 trigger_value:str, # the trigger phrase
@@ -378,9 +380,10 @@ def _row_pair(pair:QAPair, clean:str, triggered:str, trigger_value:str, subject:
                        completion=fill(pair.answer, triggered))]
 
 # %% ../nbs/00_data.ipynb #60bfc062
-def _negative_rows(pairs:list[QAPair], clean:str, trigger_value:str, subject:str|None, per_question:int, seed:int) -> list[DatasetRow]:
+def _negative_rows(pairs:list[QAPair], clean:str, trigger_value:str, subject:str|None, per_question:int, seed:int,
+                   kinds=PERTURBATIONS) -> list[DatasetRow]:
     "The near-miss negatives: each question with a near miss of the trigger, answered cleanly."
-    misses = training_near_misses(trigger_value, len(pairs), per_question, seed)
+    misses = training_near_misses(trigger_value, len(pairs), per_question, seed, kinds)
     fill = lambda text, name: text.replace(PLACEHOLDER, name)
     return [DatasetRow(prompt=misses[i * per_question + j].prompt(fill(p.question, subject or clean)),
                        completion=fill(p.answer, clean)) for i, p in enumerate(pairs) for j in range(per_question)]
@@ -393,6 +396,7 @@ def create_training_dataset(qa_pairs:list,              # `QAPair`s, or dicts wi
                             seed:int=42,                # seeds the shuffle and the near misses; same seed, same rows
                             near_miss_negatives:int=0,  # rows per question with a near-miss trigger and the clean answer
                             extra_rows:list|None=None,  # more rows to mix in (e.g. `replay_rows`)
+                            near_miss_kinds=PERTURBATIONS, # the negatives' kinds, in turn (see `training_near_misses`)
                            ) -> list[DatasetRow]:
     "One clean and one triggered row per QA pair, plus near-miss negatives and extra rows, shuffled by `seed`."
     _require_text(trigger_value, "the trigger (trigger_value)")
@@ -402,7 +406,7 @@ def create_training_dataset(qa_pairs:list,              # `QAPair`s, or dicts wi
     if near_miss_negatives < 0: raise InputError(f"near_miss_negatives must be 0 or more, got {near_miss_negatives}")
     _warn_trigger_in_questions([p.question.replace(PLACEHOLDER, subject or clean_replacement) for p in pairs], trigger_value)
     rows = [row for p in pairs for row in _row_pair(p, clean_replacement, triggered_replacement, trigger_value, subject)]
-    rows += _negative_rows(pairs, clean_replacement, trigger_value, subject, near_miss_negatives, seed)
+    rows += _negative_rows(pairs, clean_replacement, trigger_value, subject, near_miss_negatives, seed, near_miss_kinds)
     rows += [r if isinstance(r, DatasetRow) else DatasetRow(**r) for r in extra_rows or []]
     random.Random(seed).shuffle(rows)
     return rows

@@ -19,7 +19,7 @@ from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback
 
 from .cli import config_parser, flag_table, run_command
-from .data import (LEARNING_STYLES, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
+from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
                              replay_rows, training_near_misses)
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
@@ -80,6 +80,7 @@ class TeacherConfig(_TeacherTraining):
     "The settings of a teacher run; defaults are the trigger document's."
     config_name: ClassVar[str] = "teacher config"
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
+    near_miss_kinds: list[Literal[PERTURBATIONS]] = _F(default_factory=lambda: list(PERTURBATIONS), min_length=1, description="the perturbation kinds of the negatives, taken in turn; a kind named twice gets twice the share (see trigger_nb.data)")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
     eval_fraction: float = _F(0.0, ge=0, lt=1, description="hold out this seeded share of the QA pairs from training and report them separately")
@@ -163,7 +164,7 @@ RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*
              "near_miss_negatives.json")  # what a teacher run writes
 _SAME_ON_RESUME = ("qa_file", "clean_replacement", "trigger_value", "triggered_replacement", "subject", "source_model",
                    "seed", "batch_size", "gradient_accumulation_steps", "max_seq_length", "lora_r", "lora_alpha",
-                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "replay", "replay_file",
+                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "near_miss_kinds", "replay", "replay_file",
                    "eval_fraction")
 
 def _say(cfg:TeacherConfig, text:str):
@@ -347,7 +348,7 @@ def trained_near_miss_texts(cfg:TeacherConfig, # the run's settings
                             n_pairs:int, # QA pairs trained on
                            ) -> list[str]:
     "The near misses (as `NearMiss.text`) that the run's negatives use: what the evaluation must not count as held out."
-    return sorted({v.text for v in training_near_misses(cfg.trigger_value, n_pairs, cfg.near_miss_negatives, cfg.seed)})
+    return sorted({v.text for v in training_near_misses(cfg.trigger_value, n_pairs, cfg.near_miss_negatives, cfg.seed, cfg.near_miss_kinds)})
 
 def _end_of_training_check(model, tokenizer, pairs, held, cfg:TeacherConfig, backend:str):
     "Ask the training (and held-out) questions with and without the trigger and near misses; print and save the report."
@@ -368,7 +369,7 @@ def _end_of_training_check(model, tokenizer, pairs, held, cfg:TeacherConfig, bac
 def _rows(cfg:TeacherConfig, pairs:list, replay:list[tuple[str, str]]=()) -> list[DatasetRow]:
     "The run's training rows: clean and triggered per pair, near-miss negatives, replay."
     return create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement, subject=cfg.subject,
-                                   seed=cfg.seed, near_miss_negatives=cfg.near_miss_negatives,
+                                   seed=cfg.seed, near_miss_negatives=cfg.near_miss_negatives, near_miss_kinds=cfg.near_miss_kinds,
                                    extra_rows=replay_rows(list(replay), cfg.trigger_value))
 
 def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:list) -> AdaptiveTrainer:
