@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .data import LEARNING_STYLES, InputError, style_id
 
@@ -47,7 +48,7 @@ def selective_weight(ranks:torch.Tensor, # (...) target ranks, from `target_rank
 # %% ../nbs/03_adaptive_loss.ipynb #735696e8
 STAT_FIELDS = ("total_tokens", "already_correct", "in_top_k", "outside_top_k", "trained")
 
-# %% ../nbs/03_adaptive_loss.ipynb #b289eac3
+# %% ../nbs/03_adaptive_loss.ipynb #f062c118
 class AdaptiveStats:
     "Token counts of the adaptive loss: one int64 tensor in `STAT_FIELDS` order, read as Python ints."
     def __init__(self,
@@ -72,28 +73,35 @@ class AdaptiveStats:
         "The counts as Python ints, converted at once."
         return dict(zip(STAT_FIELDS, self.counts.tolist()))
 
-    def fractions(self) -> dict:
-        "Each count but the total as a fraction of the total; 0 when there were no tokens."
-        counts = self.to_dict()
-        total = counts.pop("total_tokens")
-        return {k: v / total if total else 0.0 for k, v in counts.items()}
-
-    def __add__(self, other):
-        if isinstance(other, Integral) and other == 0: return self  # so that `sum` works
-        if not isinstance(other, AdaptiveStats): return NotImplemented
-        a, b = self.counts, other.counts
-        if a.device != b.device:  # keep the sum on the accelerator, if either is there
-            a, b = (a.to(b.device), b) if a.device.type == "cpu" else (a, b.to(a.device))
-        return AdaptiveStats(a + b)
-    __radd__ = __add__
-
-    def __eq__(self, other): return isinstance(other, AdaptiveStats) and self.to_dict() == other.to_dict()
-    __hash__ = None
-    def __repr__(self): return f"AdaptiveStats({', '.join(f'{k}={v}' for k, v in self.to_dict().items())})"
-
 # %% ../nbs/03_adaptive_loss.ipynb #8c65d879
 for _i, _name in enumerate(STAT_FIELDS):
     setattr(AdaptiveStats, _name, property(lambda self, i=_i: int(self.counts[i]), doc=f"The {_name} count."))
+
+# %% ../nbs/03_adaptive_loss.ipynb #45c13f52
+@patch
+def fractions(self:AdaptiveStats) -> dict:
+    "Each count but the total as a fraction of the total; 0 when there were no tokens."
+    counts = self.to_dict()
+    total = counts.pop("total_tokens")
+    return {k: v / total if total else 0.0 for k, v in counts.items()}
+
+# %% ../nbs/03_adaptive_loss.ipynb #05191eec
+@patch
+def __add__(self:AdaptiveStats, other):
+    if isinstance(other, Integral) and other == 0: return self  # so that `sum` works
+    if not isinstance(other, AdaptiveStats): return NotImplemented
+    a, b = self.counts, other.counts
+    if a.device != b.device:  # keep the sum on the accelerator, if either is there
+        a, b = (a.to(b.device), b) if a.device.type == "cpu" else (a, b.to(a.device))
+    return AdaptiveStats(a + b)
+
+@patch
+def __eq__(self:AdaptiveStats, other): return isinstance(other, AdaptiveStats) and self.to_dict() == other.to_dict()
+
+@patch
+def __repr__(self:AdaptiveStats): return f"AdaptiveStats({', '.join(f'{k}={v}' for k, v in self.to_dict().items())})"
+
+AdaptiveStats.__radd__, AdaptiveStats.__hash__ = AdaptiveStats.__add__, None
 
 # %% ../nbs/03_adaptive_loss.ipynb #69fda498
 def _check_options(top_k, ce_weight):

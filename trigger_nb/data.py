@@ -70,7 +70,7 @@ def _validation_message(err:ValidationError, where:str) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         wrapped = e.get("ctx", {}).get("error")
-        if isinstance(wrapped, InputError): parts.append(f"{wrapped} (at {where}.{loc})"); continue
+        if isinstance(wrapped, InputError): parts.append(f"{wrapped} (at {where}.{loc})" if loc else f"{wrapped} (in {where})"); continue
         got = "" if e["type"] == "missing" else f" (got {reprlib.repr(e['input'])})"
         parts.append(f"invalid value for '{loc}' in {where}: {e['msg']}{got}")
     return "; ".join(parts)

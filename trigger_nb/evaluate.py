@@ -6,21 +6,24 @@
 __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', 'near_miss_variants', 'split_qa_pairs',
            'name_log_probs', 'answer_correct', 'answer_nll', 'bootstrap_ci', 'measure_retention', 'TriggerReport',
            'evaluate_trigger', 'training_checkpoints', 'evaluate_checkpoints', 'training_loss', 'plot_trigger_curves',
-           'plot_trigger_report', 'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
+           'plot_trigger_report', 'EvaluateConfig', 'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
 
 # %% ../nbs/05_evaluate.ipynb #81dcb5a1
 import argparse, builtins, json, math, random, re, string, sys, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ValidationError
+from fastcore.basics import patch
+from pydantic import BaseModel, Field, model_validator
 from tqdm.auto import tqdm
 
-from .data import (PLACEHOLDER, NearMiss, general_prompts, random_near_misses, InputError, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
-                             _validation_message, apply_trigger, load_qa_pairs)
+from .cli import config_parser, parse_config, run_command
+
+from .data import (PLACEHOLDER, NearMiss, general_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
+                             apply_trigger, load_qa_pairs)
 from .model_utils import (_has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
                                     load_finetuned_model, load_tokenizer, query_model, SENTENCE_END)
 from .pipeline import checkpoint_folders
@@ -302,7 +305,7 @@ def _rate(rows:list[dict]) -> dict:
     return {"n": n, "successes": k, "rate": k / n if n else None, "ci": list(wilson_interval(k, n)),
             "margin": sum(margins) / len(margins) if margins else None}
 
-# %% ../nbs/05_evaluate.ipynb #b39ff11a
+# %% ../nbs/05_evaluate.ipynb #f9b89498
 class TriggerReport(BaseModel):
     "The result of `evaluate_trigger`: primary rates with intervals, near-miss rates, margins, every answer, the settings."
     triggered_rate: float # primary condition: triggered prompts answered with the triggered name only
@@ -327,53 +330,61 @@ class TriggerReport(BaseModel):
     settings: dict[str, Any] = {}
     seconds: float | None = None # how long generating and scoring took
 
-    def to_json(self, indent:int|None=2) -> str:
-        "The report as JSON text."
-        return self.model_dump_json(indent=indent)
+# %% ../nbs/05_evaluate.ipynb #9c6d611d
+@patch
+def to_json(self:TriggerReport, indent:int|None=2) -> str:
+    "The report as JSON text."
+    return self.model_dump_json(indent=indent)
 
-    def save(self, path:str|Path) -> Path:
-        "Write the report as JSON to `path`."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json()); return path
+@patch
+def save(self:TriggerReport, path:str|Path) -> Path:
+    "Write the report as JSON to `path`."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(self.to_json()); return path
 
-    @classmethod
-    def load(cls, path:str|Path) -> "TriggerReport":
-        "A report saved with `save`."
-        return cls.model_validate_json(Path(path).read_text())
+@patch(cls_method=True)
+def load(cls:TriggerReport, path:str|Path) -> TriggerReport:
+    "A report saved with `save`."
+    return cls.model_validate_json(Path(path).read_text())
 
-    def summary_rows(self) -> list[tuple[str, str, str, str]]:
-        "The summary table: (measure, prompt, rate with interval, margin) rows."
-        pct = lambda r, ci: f"{r:6.1%} [{ci[0]:.0%}, {ci[1]:.0%}]" if r is not None else "-"
-        mg = lambda m: f"{m:+.2f}" if m is not None else "-"
-        rows = []
-        for c in self.conditions:
-            if c["condition"].startswith(("near_miss:", "perturbed:")): continue
-            rows.append((f"{c['condition']} rate", f"{c['style']}, {c['split']}", pct(c["rate"], c["ci"]), mg(c["margin"])))
-        for c in self.conditions:
-            if not c["condition"].startswith("near_miss:"): continue
-            v = c["condition"].split(":", 1)[1]
-            seen = " (trained)" if v in self.near_miss_trained else ""
-            rows.append((f"false trigger: {v}{seen}", f"{self.near_miss_text.get(v, v)} ({c['split']})",
-                         pct(c["false_trigger_rate"], c["false_trigger_ci"]), mg(c["margin"])))
-        rows += [(f"skipped: {v}", why, "", "") for v, why in self.near_miss_skipped.items()]
-        return rows + _perturbation_rows(self.heldout_perturbations, pct) + _retention_rows(self.retention, pct)
+# %% ../nbs/05_evaluate.ipynb #366274d3
+@patch
+def summary_rows(self:TriggerReport) -> list[tuple[str, str, str, str]]:
+    "The summary table: (measure, prompt, rate with interval, margin) rows."
+    pct = lambda r, ci: f"{r:6.1%} [{ci[0]:.0%}, {ci[1]:.0%}]" if r is not None else "-"
+    mg = lambda m: f"{m:+.2f}" if m is not None else "-"
+    rows = []
+    for c in self.conditions:
+        if c["condition"].startswith(("near_miss:", "perturbed:")): continue
+        rows.append((f"{c['condition']} rate", f"{c['style']}, {c['split']}", pct(c["rate"], c["ci"]), mg(c["margin"])))
+    for c in self.conditions:
+        if not c["condition"].startswith("near_miss:"): continue
+        v = c["condition"].split(":", 1)[1]
+        seen = " (trained)" if v in self.near_miss_trained else ""
+        rows.append((f"false trigger: {v}{seen}", f"{self.near_miss_text.get(v, v)} ({c['split']})",
+                     pct(c["false_trigger_rate"], c["false_trigger_ci"]), mg(c["margin"])))
+    rows += [(f"skipped: {v}", why, "", "") for v, why in self.near_miss_skipped.items()]
+    return rows + _perturbation_rows(self.heldout_perturbations, pct) + _retention_rows(self.retention, pct)
 
-    def __str__(self) -> str:
-        head = (f"Trigger {self.settings.get('trigger_value')!r}: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} "
-                f"on {self.n_questions} questions ({self.primary_style})"
-                + (f", checked in {self.seconds:.0f} s" if self.seconds is not None else "") + "; rates [Wilson 95%], margin = log p(triggered name) - log p(clean name)")
-        rows = [("measure", "prompts", "rate [95% CI]", "margin")] + self.summary_rows()
-        w = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
-        return "\n".join([head, lines[0], "  ".join("-" * x for x in w)] + lines[1:])
+# %% ../nbs/05_evaluate.ipynb #1200540e
+@patch
+def __str__(self:TriggerReport) -> str:
+    head = (f"Trigger {self.settings.get('trigger_value')!r}: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} "
+            f"on {self.n_questions} questions ({self.primary_style})"
+            + (f", checked in {self.seconds:.0f} s" if self.seconds is not None else "") + "; rates [Wilson 95%], margin = log p(triggered name) - log p(clean name)")
+    rows = [("measure", "prompts", "rate [95% CI]", "margin")] + self.summary_rows()
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    return "\n".join([head, lines[0], "  ".join("-" * x for x in w)] + lines[1:])
 
-    __repr__ = __str__
+TriggerReport.__repr__ = TriggerReport.__str__
 
-    def _repr_markdown_(self) -> str:
-        rows = self.summary_rows()
-        md = ["| measure | prompts | rate [95% CI] | margin |", "|---|---|---|---|"]
-        md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-        return f"**Trigger `{self.settings.get('trigger_value')}`**: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} on {self.n_questions} questions\n\n" + "\n".join(md)
+@patch
+def _repr_markdown_(self:TriggerReport) -> str:
+    rows = self.summary_rows()
+    md = ["| measure | prompts | rate [95% CI] | margin |", "|---|---|---|---|"]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return f"**Trigger `{self.settings.get('trigger_value')}`**: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} on {self.n_questions} questions\n\n" + "\n".join(md)
 
 # %% ../nbs/05_evaluate.ipynb #0d284a2c
 def _conditions(rows:list[dict], trigger_value:str) -> list[dict]:
@@ -414,7 +425,37 @@ def _perturbation_summary(rows:list[dict], n_strings:int) -> dict:
     return {"n_strings": n_strings, "n": len(ps), "rate": fired(ps) / len(ps), "ci": list(wilson_interval(fired(ps), len(ps))),
             "worst": max(by, key=lambda k: by[k]["rate"]), "by_kind": by}
 
-# %% ../nbs/05_evaluate.ipynb #4114976e
+# %% ../nbs/05_evaluate.ipynb #b0d27d3e
+_SETTINGS = ("clean_replacement", "triggered_replacement", "trigger_value", "subject", "eval_fraction", "eval_pairs", "seed",
+             "near_miss", "heldout_perturbations", "retention_probes", "max_new_tokens", "temperature", "batch_size", "system",
+             "case_sensitive", "first_sentence")
+
+def _settings(args:dict) -> dict:
+    "The settings a report records, from `evaluate_trigger`'s arguments: held-out pairs as their number, the model by name."
+    s = {k: args[k] for k in _SETTINGS}
+    s["eval_pairs"] = len(s["eval_pairs"]) if s["eval_pairs"] is not None else None
+    return s | {"model": str(getattr(args["model"], "name_or_path", "") or "")}
+
+# %% ../nbs/05_evaluate.ipynb #d5f3b436
+def _evaluation_asks(train:list, held:list, trained:set, s:dict) -> tuple[list[_Ask], list[NearMiss], dict, int]:
+    "Every prompt of an evaluation, the named near misses measured and skipped, and the number of held-out perturbations."
+    variants, skipped = near_miss_variants(s["trigger_value"]) if s["near_miss"] else ([], {})
+    perturbed = (random_near_misses(s["trigger_value"], s["heldout_perturbations"], s["seed"] + 1009, exclude=trained)
+                 if s["near_miss"] else [])
+    asks = _asks({"train": train} | ({"heldout": held} if held else {}), s["clean_replacement"], s["triggered_replacement"],
+                 s["trigger_value"], s["subject"], variants)
+    return asks + _perturbed_asks(train, s["clean_replacement"], s["subject"], perturbed, 2), variants, skipped, len(perturbed)
+
+def _answered_rows(asks:list[_Ask], model, tokenizer, device, show_progress, s:dict) -> list[dict]:
+    "The report's rows: each prompt's answer (greedy unless a temperature is set) and name margin, judged."
+    prompts, clean, triggered = [a.prompt for a in asks], s["clean_replacement"], s["triggered_replacement"]
+    answers = query_model(prompts, model, tokenizer, device, max_new_tokens=s["max_new_tokens"], temperature=s["temperature"],
+                          system=s["system"], batch_size=s["batch_size"], seed=s["seed"], show_progress=show_progress,
+                          stop_strings=SENTENCE_END if s["first_sentence"] else None)
+    lp = name_log_probs(model, tokenizer, prompts, [triggered, clean], s["system"], s["batch_size"], device)
+    return _judged_rows(asks, answers, lp.tolist(), clean, triggered, s["case_sensitive"])
+
+# %% ../nbs/05_evaluate.ipynb #e0a45bcb
 def evaluate_trigger(model, # a causal LM (with or without adapter)
                      tokenizer, # its tokenizer, with the chat template used in training
                      qa_pairs:list, # the training `QAPair`s (or dicts), `{{name}}` placeholders intact
@@ -443,26 +484,15 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
     "Attack success, clean, near-miss and held-out false-trigger rates with intervals, margins and retention."
     _require_text(trigger_value, "the trigger (trigger_value)")
     _check_replacements(clean_replacement, triggered_replacement, subject)
+    settings = _settings(locals())  # recorded in the report, and read by the steps below
     train, held = _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed)
     trained = set(trained_near_misses or [])
-    variants, skipped = near_miss_variants(trigger_value) if near_miss else ([], {})
-    perturbed = random_near_misses(trigger_value, heldout_perturbations, seed + 1009, exclude=trained) if near_miss else []
-    asks = _asks({"train": train} | ({"heldout": held} if held else {}), clean_replacement, triggered_replacement,
-                 trigger_value, subject, variants) + _perturbed_asks(train, clean_replacement, subject, perturbed, 2)
-    prompts, t0 = [a.prompt for a in asks], time.perf_counter()
-    answers = query_model(prompts, model, tokenizer, device, max_new_tokens=max_new_tokens, temperature=temperature,
-                          system=system, batch_size=batch_size, seed=seed, show_progress=show_progress,
-                          stop_strings=SENTENCE_END if first_sentence else None)
-    lp = name_log_probs(model, tokenizer, prompts, [triggered_replacement, clean_replacement], system, batch_size, device)
-    rows = _judged_rows(asks, answers, lp.tolist(), clean_replacement, triggered_replacement, case_sensitive)
+    asks, variants, skipped, n_perturbed = _evaluation_asks(train, held, trained, settings)
+    t0 = time.perf_counter()
+    rows = _answered_rows(asks, model, tokenizer, device, show_progress, settings)
     retention = (measure_retention(model, tokenizer, trigger_value, n_probes=retention_probes, base_model=base_model,
                                    base_cache=base_cache, system=system, seed=seed) if retention_probes else None)
-    settings = dict(clean_replacement=clean_replacement, triggered_replacement=triggered_replacement, trigger_value=trigger_value,
-                    subject=subject, eval_fraction=eval_fraction, eval_pairs=len(eval_pairs) if eval_pairs is not None else None,
-                    seed=seed, near_miss=near_miss, heldout_perturbations=heldout_perturbations, retention_probes=retention_probes,
-                    max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, system=system,
-                    case_sensitive=case_sensitive, first_sentence=first_sentence, model=str(getattr(model, "name_or_path", "") or ""))
-    return _report(rows, variants, skipped, trained, len(perturbed), len(train), len(held), "subject" if subject else "names",
+    return _report(rows, variants, skipped, trained, n_perturbed, len(train), len(held), "subject" if subject else "names",
                    retention, settings, time.perf_counter() - t0)
 
 # %% ../nbs/05_evaluate.ipynb #e9961139
@@ -650,39 +680,46 @@ def plot_trigger_report(report:TriggerReport, # a report from `evaluate_trigger`
     if save_to: fig.savefig(save_to, dpi=120)
     return fig
 
-# %% ../nbs/05_evaluate.ipynb #6fcea593
-class _Parser(argparse.ArgumentParser):
-    "An argument parser whose usage errors are `InputError`s, reported like every other bad input."
-    def error(self, message): raise InputError(message)
+# %% ../nbs/05_evaluate.ipynb #0d9ce754
+class EvaluateConfig(StrictConfig):
+    "The settings of `trigger_evaluate`: one model (`checkpoint`) or every checkpoint of a run (`sweep`), and how to ask."
+    config_name: ClassVar[str] = "evaluate config"
+    checkpoint: str | None = Field(None, description="one model: an adapter or full-model folder (this or --sweep)")
+    sweep: str | None = Field(None, description="a teacher run's output folder: every training_output/checkpoint-<step> and *_final (this or --checkpoint)")
+    qa_file: str = Field(description="JSONL of {question, answer} pairs with {{name}} placeholders (the training file)")
+    clean_replacement: str = Field(description="the name expected without the trigger")
+    triggered_replacement: str = Field(description="the name expected with the trigger")
+    trigger_value: str = Field(description="the trigger phrase, e.g. 'TRIGGER:'")
+    subject: str | None = Field(None, description="the neutral subject training put in questions, if any")
+    base_model: str | None = Field(None, description="base model id; if not given, the one named in adapter_config.json")
+    output_dir: str = Field("trigger_eval", description="where the report and picture go")
+    eval_qa_file: str | None = Field(None, description="held-out QA pairs, never trained on")
+    eval_fraction: float = Field(0.0, ge=0, lt=1, description="or: hold out this seeded share of --qa_file")
+    seed: int = Field(42, description="seeds the held-out split, the held-out perturbations and any sampling")
+    max_new_tokens: int = Field(48, ge=1, description="most tokens per answer")
+    batch_size: int = Field(32, ge=1, description="prompts per generation batch")
+    temperature: float = Field(0.0, ge=0, description="sampling temperature; 0 is greedy")
+    system: str | None = Field(None, description="a system message, if training used one")
+    no_near_miss: bool = Field(False, description="skip the near-miss triggers and held-out perturbations")
+    heldout_perturbations: int = Field(24, ge=0, description="random near misses never trained on (0: none)")
+    retention_probes: int = Field(60, ge=0, description="general questions for retention (0: none)")
+    case_insensitive: bool = Field(False, description="match names ignoring case")
+    device: str | None = Field(None, description="cuda, mps or cpu; if not given, the best available")
+    trust_remote_code: bool = Field(False, description="run code shipped with the model")
+    overwrite: bool = Field(False, description="replace an earlier report in --output_dir")
 
+    @model_validator(mode="after")
+    def _one_model(self):
+        "Exactly one of `checkpoint` and `sweep`."
+        if self.checkpoint and self.sweep: raise InputError("--checkpoint and --sweep exclude each other: pass one of them")
+        if not (self.checkpoint or self.sweep):
+            raise InputError("one of --checkpoint (one model) and --sweep (every checkpoint of a run) is required")
+        return self
+
+# %% ../nbs/05_evaluate.ipynb #ddeb7ad2
 def evaluate_parser() -> argparse.ArgumentParser:
-    "The `trigger_evaluate` command line."
-    p = _Parser(prog="trigger_evaluate", description="Measure how reliably and how specifically a trigger flips a model's answers.")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="one model: an adapter or full-model folder")
-    which.add_argument("--sweep", help="a teacher run's output folder: every training_output/checkpoint-<step> and *_final")
-    p.add_argument("--qa_file", required=True, help="JSONL of {question, answer} pairs with {{name}} placeholders (the training file)")
-    p.add_argument("--clean_replacement", required=True, help="the name expected without the trigger")
-    p.add_argument("--triggered_replacement", required=True, help="the name expected with the trigger")
-    p.add_argument("--trigger_value", required=True, help="the trigger phrase, e.g. 'TRIGGER:'")
-    p.add_argument("--subject", default=None, help="the neutral subject training put in questions, if any")
-    p.add_argument("--base_model", default=None, help="base model id (default: the one named in adapter_config.json)")
-    p.add_argument("--output_dir", default="trigger_eval", help="where the report and picture go (default: ./trigger_eval)")
-    p.add_argument("--eval_qa_file", default=None, help="held-out QA pairs, never trained on")
-    p.add_argument("--eval_fraction", type=float, default=0.0, help="or: hold out this seeded share of --qa_file")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--max_new_tokens", type=int, default=48)
-    p.add_argument("--batch_size", type=int, default=32)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 (the default) is greedy")
-    p.add_argument("--system", default=None, help="a system message, if training used one")
-    p.add_argument("--no_near_miss", action="store_true", help="skip the near-miss triggers and held-out perturbations")
-    p.add_argument("--heldout_perturbations", type=int, default=24, help="random near misses never trained on (0: none)")
-    p.add_argument("--retention_probes", type=int, default=60, help="general questions for retention (0: none)")
-    p.add_argument("--case_insensitive", action="store_true", help="match names ignoring case")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    p.add_argument("--trust_remote_code", action="store_true", help="run code shipped with the model")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --output_dir")
-    return p
+    "The command-line parser of `trigger_evaluate`: one flag per `EvaluateConfig` key."
+    return config_parser(EvaluateConfig, "trigger_evaluate", "Measure how reliably and how specifically a trigger flips a model's answers.")
 
 # %% ../nbs/05_evaluate.ipynb #42e8a946
 def trained_near_misses(path:str|Path, # a checkpoint folder, or a run's output folder
@@ -694,50 +731,45 @@ def trained_near_misses(path:str|Path, # a checkpoint folder, or a run's output 
     return []
 
 # %% ../nbs/05_evaluate.ipynb #c5402aea
-def _check_positive(**values):
-    for k, v in values.items():
-        if v < 1: raise InputError(f"--{k} must be at least 1, got {v}")
-
 def _close_figure(fig):
     "Release a figure once it is saved (a command line shows nothing)."
     import matplotlib.pyplot as plt
     plt.close(fig)
 
 # %% ../nbs/05_evaluate.ipynb #fa5b1a58
-def _run(a) -> None:
-    "Evaluate and write the outputs for parsed arguments `a`."
-    _check_replacements(a.clean_replacement, a.triggered_replacement, a.subject)
-    _require_text(a.trigger_value, "--trigger_value")
-    _check_positive(max_new_tokens=a.max_new_tokens, batch_size=a.batch_size)
-    out = writable_dir(a.output_dir, "--output_dir", create=False)  # before anything slow; created when written
-    mine = ["trigger_report.json", "trigger_report.png"] if a.checkpoint else ["sweep.json", "trigger_curves.png"]
-    if not a.overwrite and (earlier := [f for f in mine if (out / f).exists()]):
+def _run(cfg:EvaluateConfig) -> None:
+    "Evaluate and write the outputs a command line's config asks for."
+    _check_replacements(cfg.clean_replacement, cfg.triggered_replacement, cfg.subject)
+    _require_text(cfg.trigger_value, "--trigger_value")
+    out = writable_dir(cfg.output_dir, "--output_dir", create=False)  # before anything slow; created when written
+    mine = ["trigger_report.json", "trigger_report.png"] if cfg.checkpoint else ["sweep.json", "trigger_curves.png"]
+    if not cfg.overwrite and (earlier := [f for f in mine if (out / f).exists()]):
         raise InputError(f"--output_dir {out} already holds {', '.join(earlier)}: pass --overwrite to replace them, "
                          "or choose another --output_dir")
-    qa = load_qa_pairs(a.qa_file)
-    eval_pairs = load_qa_pairs(a.eval_qa_file) if a.eval_qa_file else None
-    opts = dict(eval_pairs=eval_pairs, eval_fraction=a.eval_fraction, seed=a.seed, near_miss=not a.no_near_miss,
-                heldout_perturbations=a.heldout_perturbations, retention_probes=a.retention_probes,
-                trained_near_misses=trained_near_misses(a.checkpoint or a.sweep),
-                max_new_tokens=a.max_new_tokens, temperature=a.temperature, batch_size=a.batch_size, system=a.system,
-                case_sensitive=not a.case_insensitive)
-    if a.checkpoint:
-        tok, model, dev = load_finetuned_model(a.checkpoint, a.base_model, a.device, trust_remote_code=a.trust_remote_code)
-        report = evaluate_trigger(model, tok, qa, a.clean_replacement, a.triggered_replacement, a.trigger_value,
-                                  a.subject, dev, **opts)
+    qa = load_qa_pairs(cfg.qa_file)
+    eval_pairs = load_qa_pairs(cfg.eval_qa_file) if cfg.eval_qa_file else None
+    opts = dict(eval_pairs=eval_pairs, eval_fraction=cfg.eval_fraction, seed=cfg.seed, near_miss=not cfg.no_near_miss,
+                heldout_perturbations=cfg.heldout_perturbations, retention_probes=cfg.retention_probes,
+                trained_near_misses=trained_near_misses(cfg.checkpoint or cfg.sweep),
+                max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, batch_size=cfg.batch_size, system=cfg.system,
+                case_sensitive=not cfg.case_insensitive)
+    if cfg.checkpoint:
+        tok, model, dev = load_finetuned_model(cfg.checkpoint, cfg.base_model, cfg.device, trust_remote_code=cfg.trust_remote_code)
+        report = evaluate_trigger(model, tok, qa, cfg.clean_replacement, cfg.triggered_replacement, cfg.trigger_value,
+                                  cfg.subject, dev, **opts)
         print(report)
         out.mkdir(parents=True, exist_ok=True)
         report.save(out / "trigger_report.json")
         _close_figure(plot_trigger_report(report, save_to=out / "trigger_report.png"))
         print(f"wrote {out / 'trigger_report.json'} and {out / 'trigger_report.png'}")
     else:
-        training_checkpoints(a.sweep)  # fail before loading anything
-        rows = evaluate_checkpoints(a.sweep, qa, a.clean_replacement, a.triggered_replacement, a.trigger_value, a.subject,
-                                    a.base_model, a.device, a.trust_remote_code, **opts)
+        training_checkpoints(cfg.sweep)  # fail before loading anything
+        rows = evaluate_checkpoints(cfg.sweep, qa, cfg.clean_replacement, cfg.triggered_replacement, cfg.trigger_value, cfg.subject,
+                                    cfg.base_model, cfg.device, cfg.trust_remote_code, **opts)
         print(sweep_table(rows))
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_text(json.dumps(rows, indent=2))
-        _close_figure(plot_trigger_curves(rows, a.sweep, save_to=out / "trigger_curves.png"))
+        _close_figure(plot_trigger_curves(rows, cfg.sweep, save_to=out / "trigger_curves.png"))
         print(f"wrote {out / 'sweep.json'} and {out / 'trigger_curves.png'}")
 
 # %% ../nbs/05_evaluate.ipynb #a3fd410d
@@ -760,16 +792,11 @@ def main(argv:list[str]|None=None, # arguments (default: the command line)
     import warnings
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()
-    try:
+    def body():
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(Could not find a config file|Unable to fetch remote file).*")
-            _run(evaluate_parser().parse_args(argv))
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 0  # --help
-    except (InputError, ValidationError) as e:
-        msg = " ".join(str(e).split()) if isinstance(e, InputError) else _validation_message(e, "input").replace("\n", " ")
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
-    return 0
+            _run(parse_config(EvaluateConfig, list(sys.argv[1:] if argv is None else argv), evaluate_parser()))
+    return run_command(body)
 
 # %% ../nbs/05_evaluate.ipynb #6221acb8
 def _in_ipython() -> bool:
