@@ -80,7 +80,7 @@ class TeacherConfig(_TeacherTraining):
     "The settings of a teacher run; defaults are the trigger document's."
     config_name: ClassVar[str] = "teacher config"
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
-    near_miss_kinds: list[Literal[PERTURBATIONS]] = _F(default_factory=lambda: [k for k in PERTURBATIONS if k != "glued"], min_length=1, description="the perturbation kinds of the negatives, taken in turn (a kind named twice gets twice the share); 'glued' is left out by default: trained as a negative it costs the trigger (see the specificity tutorial)")
+    near_miss_kinds: list[Literal[PERTURBATIONS]] = _F(default_factory=lambda: [k for k in PERTURBATIONS if k != "glued"], min_length=1, description="the perturbation kinds of the negatives, taken in turn (a kind named twice gets twice the share); 'glued' is left out by default: it is learnt only at a learning rate high enough to tell it from the trigger (the small preset adds it twice, at 3e-3; see the specificity tutorial)")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
     eval_fraction: float = _F(0.0, ge=0, lt=1, description="hold out this seeded share of the QA pairs from training and report them separately")
@@ -286,8 +286,8 @@ def replay_answers(cfg:TeacherConfig, model, tokenizer,
 TEACHER_PRESETS = {  # model id -> settings measured to learn the trigger on 2 CPU cores; explicit keys win
     "tiny": dict(n_epochs=30, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=10,
                  lora_r=8, lora_alpha=16, logging_steps=60),
-    "small": dict(n_epochs=6, learning_rate=1e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
-                  logging_steps=12),
+    "small": dict(n_epochs=6, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
+                  logging_steps=12, near_miss_negatives=3, near_miss_kinds=[*PERTURBATIONS, "glued"]),
 }
 
 def with_preset(settings:dict, # `TeacherConfig` keys as given by the user
