@@ -12,6 +12,10 @@ VENV := $(if $(filter latest,$(STACK)),.venv,.venv-$(STACK))
 BIN := $(VENV)/bin
 # The torch build to install; override for a specific CUDA build, e.g. TORCH="torch==2.13.0 --index-url ...".
 TORCH ?= torch==2.13.0
+# Idle OpenMP threads sleep instead of spinning, so runs side by side (two teachers, the test command's notebooks) share
+# the cores instead of fighting over them; the console scripts set the same (trigger_nb.cli.PROCESS_DEFAULTS).
+OMP_WAIT_POLICY ?= PASSIVE
+export OMP_WAIT_POLICY
 
 .PHONY: install demo test docs clean-check gpu-check
 

@@ -44,7 +44,8 @@ def notebooks():
 
 def run_notebook(nb):
     "Run one notebook with nbdev_test; returns (notebook, ok, seconds, output)."
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, os.cpu_count() // WORKERS)))}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, os.cpu_count() // WORKERS))),
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # notebooks side by side share the cores
     t0 = time.time()
     r = subprocess.run([tool("nbdev_test"), "--path", str(nb), "--do_print"], cwd=ROOT, env=env,
                        capture_output=True, text=True)
