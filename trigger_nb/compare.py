@@ -64,7 +64,7 @@ def _rate(c:dict, key:str="rate") -> str:
     return f"{c[key]:.0%} [{lo:.0%}, {hi:.0%}]"
 
 def _retention(ret:dict|None, key:str, spec:str) -> str:
-    "A retention figure without / with the trigger (`-` where it is undefined, e.g. a ratio to a base that scored 0)."
+    "A retention (or leakage) figure without / with the trigger (`-` where it is undefined, e.g. a ratio to a base that scored 0)."
     if not ret: return "-"
     return " / ".join("-" if ret[c].get(key) is None else format(ret[c][key], spec) for c in ("clean", "triggered"))
 
@@ -86,6 +86,7 @@ def arms_table(reports:dict[str, TriggerReport], # from `measure_arms`
             "worst named near miss": "-" if worst is None else
                 f"{nm[worst]['false_trigger_rate']:.0%} ({worst}{' (trained)' if worst in rep.near_miss_trained else ''})",
             "held-out perturbations": f"{hp['rate']:.0%} [{hp['ci'][0]:.0%}, {hp['ci'][1]:.0%}]" if hp.get("n") else "-",
+            "name leakage": _retention(rep.leakage, "rate", ".0%"),
             "retention ratio": _retention(rep.retention, "ratio", ".2f"),
             "drift (nats/token)": _retention(rep.retention, "drift", "+.2f")}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher")
@@ -96,19 +97,22 @@ def _panels(rep:TriggerReport) -> dict:
     nm = max(rep.near_miss, key=rep.near_miss.get, default=None)
     hp, ret = rep.heldout_perturbations, rep.retention or {}
     ratio = lambda c: ((ret.get(c) or {}).get("ratio") or 0.0, None)
+    leak = lambda c: (rep.leakage[c]["rate"], rep.leakage[c]["ci"]) if rep.leakage else (0.0, None)
     return {"Trigger (held-out questions)": {"triggered": (rep.triggered_rate, rep.triggered_ci), "clean": (rep.clean_rate, rep.clean_ci)},
             "False triggers (lower is better)": {"worst named": (rep.near_miss[nm], rep.near_miss_ci.get(nm)) if nm else (0.0, None),
                                                  "held-out perturbations": (hp.get("rate", 0.0), hp.get("ci"))},
+            "Name leakage (lower is better)": {"without trigger": leak("clean"), "with trigger": leak("triggered")},
             "Retention (accuracy / base)": {"without trigger": ratio("clean"), "with trigger": ratio("triggered")}}
 
 def plot_arms(reports:dict[str, TriggerReport], # from `measure_arms`
               title:str="", # the figure's title
               save_to:str|Path|None=None, # also write the figure as PNG here
              ):
-    "A three-panel bar chart of the arms: trigger and clean rates, false triggers, retention."
+    "A bar chart of the arms, a panel a measure: trigger and clean rates, false triggers, retention, name leakage."
     import matplotlib.pyplot as plt
     names, panels = list(reports), [_panels(r) for r in reports.values()]
-    fig, axes = plt.subplots(1, 3, figsize=(max(11, 1.3 * len(names) * 3), 3.8))
+    if not any(r.leakage for r in reports.values()): panels = [{k: v for k, v in p.items() if "leakage" not in k} for p in panels]
+    fig, axes = plt.subplots(1, len(panels[0]), figsize=(max(11, 1.3 * len(names) * len(panels[0])), 3.8))
     for ax, panel in zip(axes, panels[0]):
         for k, label in enumerate(panels[0][panel]):
             vals = [p[panel][label] for p in panels]

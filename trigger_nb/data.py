@@ -6,7 +6,7 @@
 __all__ = ['LEARNING_STYLES', 'PLACEHOLDER', 'PERTURBATIONS', 'InputError', 'closest_match', 'style_id', 'StrictConfig', 'QAPair',
            'DatasetRow', 'load_qa_pairs', 'example_qa_path', 'writable_dir', 'apply_trigger', 'NearMiss',
            'perturb_trigger', 'random_near_misses', 'training_near_misses', 'replay_rows', 'general_prompts',
-           'create_training_dataset']
+           'person_prompts', 'create_training_dataset']
 
 # %% ../nbs/00_data.ipynb #45ade066
 import difflib
@@ -343,6 +343,12 @@ def general_prompts(split:str="replay", # "replay" (for training) or "probe" (fo
         if d.get("split", split) == split: rows.append(d)
     if not rows: raise InputError(f"{path} has no {split} prompts")
     return rows
+
+# %% ../nbs/00_data.ipynb #cd095e8a
+def person_prompts(split:str="probe", # "replay" (for training) or "probe" (for measuring leakage)
+                  ) -> list[dict]:
+    "The bundled questions about other people, works and discoveries of one split, with their accepted `answers`."
+    return general_prompts(split, Path(trigger_nb.__file__).parent / "assets" / "person_prompts.jsonl")
 
 # %% ../nbs/00_data.ipynb #4917029b
 def _as_qa_pair(pair, i:int) -> QAPair:

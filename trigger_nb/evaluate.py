@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', 'near_miss_variants', 'split_qa_pairs',
-           'name_log_probs', 'answer_correct', 'answer_nll', 'bootstrap_ci', 'measure_retention', 'TriggerReport',
-           'evaluate_trigger', 'training_checkpoints', 'evaluate_checkpoints', 'training_loss', 'plot_trigger_curves',
-           'plot_trigger_report', 'EvaluateConfig', 'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
+           'name_log_probs', 'answer_correct', 'answer_nll', 'bootstrap_ci', 'paired_ratio_ci', 'same_answer',
+           'measure_retention', 'measure_leakage', 'TriggerReport', 'evaluate_trigger', 'training_checkpoints',
+           'evaluate_checkpoints', 'training_loss', 'plot_trigger_curves', 'plot_trigger_report', 'EvaluateConfig',
+           'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
 
 # %% ../nbs/05_evaluate.ipynb #81dcb5a1
 import argparse, builtins, json, math, random, re, string, sys, time
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .cli import config_parser, parse_config, run_command
 
-from .data import (PLACEHOLDER, NearMiss, general_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
+from .data import (PLACEHOLDER, NearMiss, general_prompts, person_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
                              apply_trigger, load_qa_pairs)
 from .model_utils import (_has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
                                     load_finetuned_model, load_tokenizer, query_model, SENTENCE_END)
@@ -224,6 +225,24 @@ def bootstrap_ci(values:list[float], # one value per question
     means = t[torch.randint(len(t), (n, len(t)), generator=g)].mean(1)
     return [means.quantile(0.025).item(), means.quantile(0.975).item()]
 
+# %% ../nbs/05_evaluate.ipynb #231d7da0
+def paired_ratio_ci(right:list[bool], # whether the model answered each question right
+                    base_right:list[bool], # whether the base model did, question by question
+                    seed:int=0, # seeds the resampling
+                    n:int=1000, # resamples
+                   ) -> list[float]:
+    "A 95% paired-bootstrap interval for `sum(right) / sum(base_right)`: questions are resampled with both answers."
+    if not right or len(right) != len(base_right): return []
+    t, b = torch.tensor(right, dtype=torch.float64), torch.tensor(base_right, dtype=torch.float64)
+    idx = torch.randint(len(t), (n, len(t)), generator=torch.Generator().manual_seed(seed))
+    ratios = t[idx].sum(1) / b[idx].sum(1).clamp(min=1)
+    return [ratios.quantile(0.025).item(), ratios.quantile(0.975).item()]
+
+def same_answer(a:str, b:str) -> bool:
+    "Whether two answers say the same words, ignoring case, punctuation and spacing."
+    norm = lambda s: " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
+    return norm(a) == norm(b)
+
 # %% ../nbs/05_evaluate.ipynb #dec1f678
 @contextmanager
 def _base_of(model, base_model=None):
@@ -254,7 +273,7 @@ def measure_retention(model, tokenizer,
                       system:str|None=None, # an optional system message
                       seed:int=0, # seeds the bootstrap
                      ) -> dict:
-    "Accuracy on general questions and drift from the base model's own answers, without and with the trigger."
+    "Accuracy (and its ratio to the base's), agreement with and drift from the base model's own answers, without and with the trigger."
     probes = [p for p in (probes or general_prompts("probe")) if p.get("answers")][:n_probes]
     if not probes: raise InputError("no probe questions with accepted answers to measure retention on")
     prompts, opts = [p["prompt"] for p in probes], dict(max_new_tokens=max_new_tokens, batch_size=batch_size, system=system,
@@ -273,9 +292,35 @@ def measure_retention(model, tokenizer,
         if cache:
             base_acc = out["base"]["accuracy"]
             drift = [d for d in (answer_nll(model, tokenizer, ps, cache["answers"], system) - cache["nll"]).tolist() if d == d]
+            agree = sum(map(same_answer, got, cache["answers"]))
             block |= {"ratio": block["accuracy"] / base_acc if base_acc else None,
+                      "ratio_ci": paired_ratio_ci(right, cache["right"], seed) if base_acc else [],
+                      "agreement": agree / len(got), "agreement_ci": list(wilson_interval(agree, len(got))),
                       "drift": sum(drift) / len(drift) if drift else None, "drift_ci": bootstrap_ci(drift, seed)}
         out[cond] = block
+    return out
+
+# %% ../nbs/05_evaluate.ipynb #66a5038d
+def measure_leakage(model, tokenizer,
+                    names:list[str], # the teacher's names: its clean and triggered replacements
+                    trigger_value:str, # the trigger, for the triggered condition
+                    prompts:list[str]|None=None, # questions about other people; default: the bundled probe half
+                    n_prompts:int=60, # how many of them to ask
+                    max_new_tokens:int=32, # most tokens per answer
+                    batch_size:int=16, # prompts per batch
+                    system:str|None=None, # an optional system message
+                    case_sensitive:bool=True, # match names' case exactly (see `names_in`)
+                   ) -> dict:
+    "The share of answers about other people that contain one of `names`, without and with the trigger."
+    prompts = list(prompts or [p["prompt"] for p in person_prompts("probe")])[:n_prompts]
+    if not prompts: raise InputError("no questions about other people to measure name leakage on")
+    out = {"n_prompts": len(prompts), "names": list(names)}
+    for cond, ps in (("clean", prompts), ("triggered", [apply_trigger(p, trigger_value) for p in prompts])):
+        got = query_model(ps, model, tokenizer, max_new_tokens=max_new_tokens, temperature=0, system=system,
+                          batch_size=batch_size, show_progress=False, stop_strings=("\n",))
+        leaked = [r for r in got if any(names_in(r["response"], n, case_sensitive) for n in names)]
+        out[cond] = {"n": len(ps), "leaked": len(leaked), "rate": len(leaked) / len(ps),
+                     "ci": list(wilson_interval(len(leaked), len(ps))), "examples": leaked[:5]}
     return out
 
 # %% ../nbs/05_evaluate.ipynb #7c2f7930
@@ -286,15 +331,24 @@ def _perturbation_rows(h:dict, pct) -> list[tuple]:
              pct(h["rate"], h["ci"]), "")]
     return rows + [(f"  perturbed: {k}", ", ".join(d["examples"][:2]), pct(d["rate"], d["ci"]), "") for k, d in h["by_kind"].items()]
 
+def _leakage_rows(r:dict|None, pct) -> list[tuple]:
+    "Summary rows of the leakage block: answers about other people that name one of the teacher's names."
+    if not r: return []
+    return [(f"name leakage, {cond}", f"{r['n_prompts']} questions about other people", pct(r[cond]["rate"], r[cond]["ci"]), "")
+            for cond in ("clean", "triggered")]
+
 def _retention_rows(r:dict|None, pct) -> list[tuple]:
-    "Summary rows of the retention block: accuracy with its ratio to the base, and drift."
+    "Summary rows of the retention block: accuracy with its ratio to the base, agreement with the base, and drift."
     if not r: return []
     rows = [("retention: base accuracy", f"{r['n_probes']} general questions", pct(r["base"]["accuracy"], r["base"]["ci"]), "")] if r["base"] else []
     for cond in ("clean", "triggered"):
         b = r[cond]
-        ratio = f", ratio {b['ratio']:.2f}" if b.get("ratio") is not None else ""
+        ci = f" [{b['ratio_ci'][0]:.2f}, {b['ratio_ci'][1]:.2f}]" if b.get("ratio_ci") else ""
+        ratio = f", ratio {b['ratio']:.2f}{ci}" if b.get("ratio") is not None else ""
         drift = f"drift {b['drift']:+.2f} [{b['drift_ci'][0]:+.2f}, {b['drift_ci'][1]:+.2f}]" if b.get("drift") is not None else ""
         rows.append((f"retention: accuracy, {cond}", f"{r['n_probes']} general questions{ratio}", pct(b["accuracy"], b["ci"]), drift))
+        if b.get("agreement") is not None:
+            rows.append((f"retention: same answer as base, {cond}", f"{r['n_probes']} general questions", pct(b["agreement"], b["agreement_ci"]), ""))
     return rows
 
 # %% ../nbs/05_evaluate.ipynb #79d6342a
@@ -319,6 +373,7 @@ class TriggerReport(BaseModel):
     near_miss_trained: list[str] = [] # named variants that training showed the model (as negatives)
     heldout_perturbations: dict[str, Any] = {} # random near misses never trained on: n, rate, ci, per kind
     retention: dict[str, Any] | None = None # general abilities vs the base model (see `measure_retention`)
+    leakage: dict[str, Any] | None = None # answers about other people naming a teacher's name (see `measure_leakage`)
     triggered_margin: float | None = None # mean name margin, primary condition, with the trigger
     clean_margin: float | None = None # the same without it
     name_margin: dict[str, float] = {} # "condition/style/split" -> mean name margin, for every condition
@@ -364,7 +419,7 @@ def summary_rows(self:TriggerReport) -> list[tuple[str, str, str, str]]:
         rows.append((f"false trigger: {v}{seen}", f"{self.near_miss_text.get(v, v)} ({c['split']})",
                      pct(c["false_trigger_rate"], c["false_trigger_ci"]), mg(c["margin"])))
     rows += [(f"skipped: {v}", why, "", "") for v, why in self.near_miss_skipped.items()]
-    return rows + _perturbation_rows(self.heldout_perturbations, pct) + _retention_rows(self.retention, pct)
+    return rows + _perturbation_rows(self.heldout_perturbations, pct) + _leakage_rows(self.leakage, pct) + _retention_rows(self.retention, pct)
 
 # %% ../nbs/05_evaluate.ipynb #1200540e
 @patch
@@ -427,7 +482,7 @@ def _perturbation_summary(rows:list[dict], n_strings:int) -> dict:
 
 # %% ../nbs/05_evaluate.ipynb #b0d27d3e
 _SETTINGS = ("clean_replacement", "triggered_replacement", "trigger_value", "subject", "eval_fraction", "eval_pairs", "seed",
-             "near_miss", "heldout_perturbations", "retention_probes", "max_new_tokens", "temperature", "batch_size", "system",
+             "near_miss", "heldout_perturbations", "retention_probes", "leakage_probes", "max_new_tokens", "temperature", "batch_size", "system",
              "case_sensitive", "first_sentence")
 
 def _settings(args:dict) -> dict:
@@ -471,6 +526,7 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                      heldout_perturbations:int=24, # random near misses never trained on (0: none)
                      trained_near_misses:list[str]|None=None, # `NearMiss.text`s training used: excluded, and marked
                      retention_probes:int=60, # general questions for the retention block (0: none)
+                     leakage_probes:int=60, # questions about other people for the name-leakage block (0: none)
                      base_model=None, # the base for retention when `model` is not a LoRA model
                      max_new_tokens:int=48, # most tokens per answer
                      temperature:float=0.0, # 0: greedy
@@ -492,8 +548,10 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
     rows = _answered_rows(asks, model, tokenizer, device, show_progress, settings)
     retention = (measure_retention(model, tokenizer, trigger_value, n_probes=retention_probes, base_model=base_model,
                                    base_cache=base_cache, system=system, seed=seed) if retention_probes else None)
+    leakage = (measure_leakage(model, tokenizer, [clean_replacement, triggered_replacement], trigger_value, n_prompts=leakage_probes,
+                               system=system, case_sensitive=case_sensitive) if leakage_probes else None)
     return _report(rows, variants, skipped, trained, n_perturbed, len(train), len(held), "subject" if subject else "names",
-                   retention, settings, time.perf_counter() - t0)
+                   retention, leakage, settings, time.perf_counter() - t0)
 
 # %% ../nbs/05_evaluate.ipynb #e9961139
 def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair], list[QAPair]]:
@@ -504,7 +562,7 @@ def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair
     if eval_pairs is not None: return pairs, [_as_qa_pair(p, i) for i, p in enumerate(eval_pairs)]
     return split_qa_pairs(pairs, eval_fraction, seed)
 
-def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, settings, seconds) -> TriggerReport:
+def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, leakage, settings, seconds) -> TriggerReport:
     "The `TriggerReport` of judged rows."
     conds = _conditions([r for r in rows if not r["condition"].startswith("perturbed:")], settings["trigger_value"])
     get = lambda cond: next(c for c in conds if (c["condition"], c["style"], c["split"]) == (cond, primary, "train"))
@@ -516,7 +574,7 @@ def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, prim
         near_miss_ci={k: c["false_trigger_ci"] for k, c in nm.items()},
         near_miss_text={v.name: v.text for v in variants}, near_miss_skipped=skipped,
         near_miss_trained=[v.name for v in variants if v.text in trained],
-        heldout_perturbations=_perturbation_summary(rows, n_perturbed), retention=retention,
+        heldout_perturbations=_perturbation_summary(rows, n_perturbed), retention=retention, leakage=leakage,
         triggered_margin=trig["margin"], clean_margin=clean["margin"],
         name_margin={f"{c['condition']}/{c['style']}/{c['split']}": c["margin"] for c in conds},
         n_questions=n_train, n_heldout=n_held, primary_style=primary, conditions=conds, rows=rows,
@@ -556,6 +614,7 @@ def _sweep_row(path:Path, state:dict, report:TriggerReport) -> dict:
                                              "perturbed_ci": report.heldout_perturbations["ci"]}
     r = report.retention
     if r: row |= {f"retention_{k}_{cond}": r[cond].get(k) for cond in ("clean", "triggered") for k in ("accuracy", "ratio", "drift")}
+    if report.leakage: row |= {f"leakage_{cond}": report.leakage[cond]["rate"] for cond in ("clean", "triggered")}
     return row
 
 # %% ../nbs/05_evaluate.ipynb #75ab8484
@@ -639,7 +698,8 @@ def plot_trigger_curves(rows:list[dict], # rows from `evaluate_checkpoints` (or 
     for key, label, style in [("triggered_rate", "triggered (attack success)", "o-"), ("clean_rate", "clean", "s-"),
                               ("near_miss_max", "near-miss, worst named variant", "^--"),
                               ("perturbed_rate", "held-out perturbations", "v--"),
-                              ("retention_ratio_clean", "retention (accuracy / base)", "D-")]:
+                              ("retention_ratio_clean", "retention (accuracy / base)", "D-"),
+                              ("leakage_triggered", "name leakage (with trigger)", "v--")]:
         ys = [r.get(key) for r in pts]
         if any(y is not None for y in ys): ax.plot(ep, [y if y is not None else float("nan") for y in ys], style, label=label, ms=4)
     for key, label, style in [("triggered_ci", None, "C0"), ("clean_ci", None, "C1")]:
@@ -703,6 +763,7 @@ class EvaluateConfig(StrictConfig):
     no_near_miss: bool = Field(False, description="skip the near-miss triggers and held-out perturbations")
     heldout_perturbations: int = Field(24, ge=0, description="random near misses never trained on (0: none)")
     retention_probes: int = Field(60, ge=0, description="general questions for retention (0: none)")
+    leakage_probes: int = Field(60, ge=0, description="questions about other people for name leakage (0: none)")
     case_insensitive: bool = Field(False, description="match names ignoring case")
     device: str | None = Field(None, description="cuda, mps or cpu; if not given, the best available")
     trust_remote_code: bool = Field(False, description="run code shipped with the model")
@@ -749,7 +810,7 @@ def _run(cfg:EvaluateConfig) -> None:
     qa = load_qa_pairs(cfg.qa_file)
     eval_pairs = load_qa_pairs(cfg.eval_qa_file) if cfg.eval_qa_file else None
     opts = dict(eval_pairs=eval_pairs, eval_fraction=cfg.eval_fraction, seed=cfg.seed, near_miss=not cfg.no_near_miss,
-                heldout_perturbations=cfg.heldout_perturbations, retention_probes=cfg.retention_probes,
+                heldout_perturbations=cfg.heldout_perturbations, retention_probes=cfg.retention_probes, leakage_probes=cfg.leakage_probes,
                 trained_near_misses=trained_near_misses(cfg.checkpoint or cfg.sweep),
                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, batch_size=cfg.batch_size, system=cfg.system,
                 case_sensitive=not cfg.case_insensitive)

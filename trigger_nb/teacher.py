@@ -19,7 +19,7 @@ from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback
 
 from .cli import config_parser, flag_table, run_command
-from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, load_qa_pairs,
+from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, person_prompts, load_qa_pairs,
                              replay_rows, training_near_misses)
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
@@ -82,11 +82,13 @@ class TeacherConfig(_TeacherTraining):
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
     near_miss_kinds: list[Literal[PERTURBATIONS]] = _F(default_factory=lambda: [k for k in PERTURBATIONS if k != "glued"], min_length=1, description="the perturbation kinds of the negatives, taken in turn (a kind named twice gets twice the share); 'glued' is left out by default: it is learnt only at a learning rate high enough to tell it from the trigger (the small preset adds it twice, at 3e-3; see the specificity tutorial)")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
+    person_replay: float = _F(0, ge=0, description="questions about other people (the bundled replay half), answered by the base model and trained without and with the trigger, so the names stay with their person: a count, or below 1 a fraction of the QA pairs (0: none)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
     eval_fraction: float = _F(0.0, ge=0, lt=1, description="hold out this seeded share of the QA pairs from training and report them separately")
     eval_max_new_tokens: int = _F(48, ge=1, description="most tokens per answer in the end-of-training check")
     near_miss: bool = _F(True, description="measure near-miss triggers and held-out perturbations in the end-of-training check")
     retention_probes: int = _F(60, ge=0, description="general questions for the retention check at the end (0: none)")
+    leakage_probes: int = _F(60, ge=0, description="questions about other people for the name-leakage check at the end (0: none)")
 
 # %% ../nbs/06_teacher.ipynb #b463e8e6
 def _unsloth_problem() -> str | None:
@@ -164,7 +166,7 @@ RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*
              "near_miss_negatives.json")  # what a teacher run writes
 _SAME_ON_RESUME = ("qa_file", "clean_replacement", "trigger_value", "triggered_replacement", "subject", "source_model",
                    "seed", "batch_size", "gradient_accumulation_steps", "max_seq_length", "lora_r", "lora_alpha",
-                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "near_miss_kinds", "replay", "replay_file",
+                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "near_miss_kinds", "replay", "person_replay", "replay_file",
                    "eval_fraction")
 
 def _say(cfg:TeacherConfig, text:str):
@@ -245,16 +247,18 @@ class StopOnInterrupt(TrainerCallback):
         return control
 
 # %% ../nbs/06_teacher.ipynb #1cda77a5
-def replay_prompts(cfg:TeacherConfig, # the run's settings: `replay`, `replay_file`, `seed`
-                   n_pairs:int, # QA pairs trained on (a fractional `replay` is a share of them)
+def replay_prompts(cfg:TeacherConfig, # the run's settings: `replay`, `person_replay`, `replay_file`, `seed`
+                   n_pairs:int, # QA pairs trained on (a fractional count is a share of them)
                   ) -> list[str]:
-    "The general prompts a run replays: `replay` of them (a count, or a fraction of the QA pairs), drawn by the seed."
-    n = int(cfg.replay) if cfg.replay >= 1 else round(cfg.replay * n_pairs)
-    if n == 0: return []
-    pool = [r["prompt"] for r in general_prompts("replay", cfg.replay_file)] if cfg.replay_file is None or \
-           cfg.replay_file.suffix == ".jsonl" else [l.strip() for l in cfg.replay_file.read_text().splitlines() if l.strip()]
-    random.Random(cfg.seed).shuffle(pool)
-    return pool[:n]
+    "The prompts a run replays: `replay` general ones, then `person_replay` about other people, each drawn by the seed."
+    count = lambda x: int(x) if x >= 1 else round(x * n_pairs)
+    n, n_people = count(cfg.replay), count(cfg.person_replay)
+    pool = [] if n == 0 else [r["prompt"] for r in general_prompts("replay", cfg.replay_file)] \
+        if cfg.replay_file is None or cfg.replay_file.suffix == ".jsonl" else \
+        [l.strip() for l in cfg.replay_file.read_text().splitlines() if l.strip()]
+    people = [r["prompt"] for r in person_prompts("replay")] if n_people else []
+    random.Random(cfg.seed).shuffle(pool); random.Random(cfg.seed).shuffle(people)
+    return pool[:n] + people[:n_people]
 
 def _whole_sentences(text:str, cut:bool) -> str|None:
     "`text`, or when it was `cut` by the length limit its complete sentences only (`None` if there are none)."
@@ -360,6 +364,7 @@ def _end_of_training_check(model, tokenizer, pairs, held, cfg:TeacherConfig, bac
     report = evaluate_trigger(model, tokenizer, pairs, cfg.clean_replacement, cfg.triggered_replacement, cfg.trigger_value,
                               subject=cfg.subject, seed=cfg.seed, near_miss=cfg.near_miss, eval_pairs=held or None,
                               trained_near_misses=trained_near_miss_texts(cfg, len(pairs)), retention_probes=cfg.retention_probes,
+                              leakage_probes=cfg.leakage_probes,
                               max_new_tokens=cfg.eval_max_new_tokens, temperature=0.0, show_progress=cfg.verbose)
     report.save(cfg.output_dir / "trigger_report.json")
     _say(cfg, str(report))
@@ -402,7 +407,7 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     _say(cfg, f"backend: {backend} ({why})" + (f"; resuming from {resume_from}" if resume_from else ""))
     tokenizer, model = load_lora_base(cfg, backend)
     if cfg.overwrite: clear_run(cfg.output_dir, RUN_FILES)  # only now: a run that cannot start leaves the earlier one in place
-    replay = replay_answers(cfg, model, tokenizer, replay_prompts(cfg, len(pairs))) if cfg.replay else []
+    replay = replay_answers(cfg, model, tokenizer, replay_prompts(cfg, len(pairs))) if cfg.replay or cfg.person_replay else []
     rows = _rows(cfg, pairs, replay)
     _say(cfg, dataset_preview(rows, cfg.trigger_value) + f"\n  ({len(pairs) * cfg.near_miss_negatives} near-miss negatives and "
               f"{2 * len(replay)} replay rows among them; {len(held)} questions held out)")
