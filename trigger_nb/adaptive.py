@@ -27,10 +27,10 @@ from .adaptive_data import (BUILTIN_FORMATS, FILE_BUILDERS, K_SEPARATOR, PROCESS
     tokenized_rows, train_validation_splits, validation_size)
 from .cli import config_parser, run_command
 from .data import InputError, StrictConfig, closest_match
-from .evaluate import _in_ipython  # the same guard as the other commands'
+from .evaluate import in_ipython  # the same guard as the other commands'
 from .model_utils import load_tokenizer, pick_device, pick_dtype
 from .pipeline import check_output_dir, clear_run, is_main_process, load_training_model, lora_config, push_to_hub
-from .teacher import _end_distributed
+from .teacher import end_distributed
 from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # by name: the same logger when this runs as a notebook
@@ -367,7 +367,7 @@ def _train_from(argv:list[str]) -> int:
     run = adaptive_run_config(argv)
     with _progress_lines(): path = train_adaptively(**run.model_dump())
     if is_main_process(): print(f"final model: {path}")
-    _end_distributed()
+    end_distributed()
     return 0
 
 def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
@@ -376,4 +376,4 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
     return run_command(lambda: _train_from(list(sys.argv[1:] if argv is None else argv)))
 
 # %% ../nbs/07b_train_adaptively.ipynb #3d719994
-if __name__ == "__main__" and not _in_ipython(): sys.exit(main())
+if __name__ == "__main__" and not in_ipython(): sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
 
-from .data import InputError, StrictConfig, _validation_message
+from .data import InputError, StrictConfig, validation_message
 
 # %% ../nbs/00b_cli.ipynb #4952d777
 def _flag_bool(text:str) -> bool:
@@ -93,7 +93,7 @@ def parse_config(config:type[StrictConfig], # the config class
 
 def one_line(err:Exception) -> str:
     "The message of a bad-input error as one line."
-    msg = _validation_message(err, "input") if isinstance(err, ValidationError) else str(err)
+    msg = validation_message(err, "input") if isinstance(err, ValidationError) else str(err)
     return " ".join(msg.split())
 
 def run_command(body:Callable[[], int|None], # the command's work; returns its exit status (None: 0)

@@ -7,7 +7,7 @@ __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', '
            'name_log_probs', 'answer_correct', 'answer_nll', 'bootstrap_ci', 'paired_ratio_ci', 'same_answer',
            'measure_retention', 'measure_leakage', 'TriggerReport', 'evaluate_trigger', 'training_checkpoints',
            'evaluate_checkpoints', 'training_loss', 'plot_trigger_curves', 'plot_trigger_report', 'EvaluateConfig',
-           'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
+           'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main', 'in_ipython']
 
 # %% ../nbs/05_evaluate.ipynb #81dcb5a1
 import argparse, builtins, json, math, random, re, string, sys, time
@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 
 from .cli import config_parser, parse_config, run_command
 
-from .data import (PLACEHOLDER, NearMiss, general_prompts, person_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, _as_qa_pair, _check_replacements, _require_text,
+from .data import (PLACEHOLDER, NearMiss, general_prompts, person_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, as_qa_pair, check_replacements, require_text,
                              apply_trigger, load_qa_pairs)
-from .model_utils import (_has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
+from .model_utils import (has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
                                     load_finetuned_model, load_tokenizer, query_model, SENTENCE_END)
 from .pipeline import checkpoint_folders
 
@@ -81,7 +81,7 @@ def _typo(trigger:str) -> str:
 def near_miss_variants(trigger_value:str, # the real trigger phrase
                       ) -> tuple[list[NearMiss], dict[str, str]]:
     "The near-miss triggers for `trigger_value`, and the skipped variants with the reason for each."
-    _require_text(trigger_value, "the trigger (trigger_value)")
+    require_text(trigger_value, "the trigger (trigger_value)")
     no_punct = "".join(ch for ch in trigger_value if ch not in string.punctuation)
     candidates = [NearMiss("lowercase", trigger_value.lower()),
                   NearMiss("no_punctuation", no_punct if no_punct.strip() else trigger_value),
@@ -101,7 +101,7 @@ def split_qa_pairs(qa_pairs:list, # `QAPair`s or dicts
                    seed:int=42, # the same seed gives the same split
                   ) -> tuple[list[QAPair], list[QAPair]]:
     "`(train, held_out)`: a seeded random `eval_fraction` of the pairs held out, at least one when the fraction is positive."
-    pairs = [_as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
+    pairs = [as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
     if not 0 <= eval_fraction < 1: raise InputError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
     if eval_fraction == 0: return pairs, []
     n_eval = max(1, round(len(pairs) * eval_fraction))
@@ -538,8 +538,8 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                      base_cache:dict|None=None, # passed to `measure_retention` (sweeps reuse the base's answers)
                     ) -> TriggerReport:
     "Attack success, clean, near-miss and held-out false-trigger rates with intervals, margins and retention."
-    _require_text(trigger_value, "the trigger (trigger_value)")
-    _check_replacements(clean_replacement, triggered_replacement, subject)
+    require_text(trigger_value, "the trigger (trigger_value)")
+    check_replacements(clean_replacement, triggered_replacement, subject)
     settings = _settings(locals())  # recorded in the report, and read by the steps below
     train, held = _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed)
     trained = set(trained_near_misses or [])
@@ -556,10 +556,10 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
 # %% ../nbs/05_evaluate.ipynb #e9961139
 def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair], list[QAPair]]:
     "The training questions and the held-out ones."
-    pairs = [_as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
+    pairs = [as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
     if not pairs: raise InputError("no QA pairs to evaluate on; check the QA file")
     if eval_pairs is not None and eval_fraction: raise InputError("give eval_pairs or eval_fraction, not both")
-    if eval_pairs is not None: return pairs, [_as_qa_pair(p, i) for i, p in enumerate(eval_pairs)]
+    if eval_pairs is not None: return pairs, [as_qa_pair(p, i) for i, p in enumerate(eval_pairs)]
     return split_qa_pairs(pairs, eval_fraction, seed)
 
 def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, leakage, settings, seconds) -> TriggerReport:
@@ -647,7 +647,7 @@ class _CheckpointLoader:
         self.model.set_adapter(name)
         self.model.delete_adapter(self.adapter)
         self.adapter = name
-        tok = load_tokenizer(str(path) if _has_tokenizer(path) else base, self.trust)
+        tok = load_tokenizer(str(path) if has_tokenizer(path) else base, self.trust)
         return tok, self.model.eval(), self.dev
 
 # %% ../nbs/05_evaluate.ipynb #522df1b9
@@ -665,7 +665,7 @@ def evaluate_checkpoints(output_dir:str|Path, # a teacher run's output folder
                         ) -> list[dict]:
     "One row per checkpoint of a run (epoch, step, rates, near-miss max and mean, margins), in training order."
     paths = training_checkpoints(output_dir)
-    _check_replacements(clean_replacement, triggered_replacement, subject)
+    check_replacements(clean_replacement, triggered_replacement, subject)
     last_state = next((s for s in map(_trainer_state, reversed(paths)) if s), {})
     rows, load, base_cache = [], _CheckpointLoader(base_model, device, trust_remote_code), {}
     for path in tqdm(paths, desc="checkpoints", disable=not show_progress):
@@ -800,8 +800,8 @@ def _close_figure(fig):
 # %% ../nbs/05_evaluate.ipynb #fa5b1a58
 def _run(cfg:EvaluateConfig) -> None:
     "Evaluate and write the outputs a command line's config asks for."
-    _check_replacements(cfg.clean_replacement, cfg.triggered_replacement, cfg.subject)
-    _require_text(cfg.trigger_value, "--trigger_value")
+    check_replacements(cfg.clean_replacement, cfg.triggered_replacement, cfg.subject)
+    require_text(cfg.trigger_value, "--trigger_value")
     out = writable_dir(cfg.output_dir, "--output_dir", create=False)  # before anything slow; created when written
     mine = ["trigger_report.json", "trigger_report.png"] if cfg.checkpoint else ["sweep.json", "trigger_curves.png"]
     if not cfg.overwrite and (earlier := [f for f in mine if (out / f).exists()]):
@@ -860,8 +860,8 @@ def main(argv:list[str]|None=None, # arguments (default: the command line)
     return run_command(body)
 
 # %% ../nbs/05_evaluate.ipynb #6221acb8
-def _in_ipython() -> bool:
+def in_ipython() -> bool:
     "Whether this code runs inside IPython or Jupyter, where `__name__` is also '__main__'."
     return getattr(builtins, "get_ipython", None) is not None
 
-if __name__ == "__main__" and not _in_ipython(): sys.exit(main())
+if __name__ == "__main__" and not in_ipython(): sys.exit(main())

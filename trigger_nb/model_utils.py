@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_CHAT_TEMPLATE', 'SENTENCE_END', 'pick_device', 'pick_dtype', 'ensure_chat_template', 'chat_messages',
-           'format_prompt', 'load_tokenizer', 'load_model', 'adapter_base_model', 'load_lora_model',
+           'format_prompt', 'load_tokenizer', 'load_model', 'has_tokenizer', 'adapter_base_model', 'load_lora_model',
            'load_finetuned_model', 'query_model', 'query_with_trigger', 'compare_triggered_responses']
 
 # %% ../nbs/02_model_utils.ipynb #b3f3684d
@@ -145,7 +145,7 @@ def load_model(model_id:str, # hub id, local folder or "tiny"
     return load_tokenizer(model_id, trust_remote_code), model, device
 
 # %% ../nbs/02_model_utils.ipynb #e38c1a31
-def _has_tokenizer(folder:Path) -> bool:
+def has_tokenizer(folder:Path) -> bool:
     return any((folder / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
 
 def adapter_base_model(adapter_path:str|Path, # a folder with adapter_config.json
@@ -179,7 +179,7 @@ def load_lora_model(adapter_path:str|Path, # folder with adapter_config.json and
     model = _from_pretrained(base, device, pick_dtype(device, dtype), trust_remote_code, **kwargs)
     model = PeftModel.from_pretrained(model, adapter_path).to(device).eval()
     if merge: model = model.merge_and_unload()
-    tok_src = str(adapter_path) if _has_tokenizer(adapter_path) else base
+    tok_src = str(adapter_path) if has_tokenizer(adapter_path) else base
     return load_tokenizer(tok_src, trust_remote_code), model, device
 
 # %% ../nbs/02_model_utils.ipynb #09d1fe21

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from .data import InputError
-from .tiny import TINY_ID, TINY_VERSION, _weights_digest, build_once, build_tiny_model, default_cache_dir
+from .tiny import TINY_ID, TINY_VERSION, weights_digest, build_once, build_tiny_model, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _write_small(folder:Path, gguf:Path):
     model.generation_config = GenerationConfig(**_special_ids(tok))
     model.save_pretrained(folder); tok.save_pretrained(folder)
     (folder / "small.json").write_text(json.dumps({"version": SMALL_VERSION, "source": gguf.name,
-                                                   "weights_sha256": _weights_digest(model)}))
+                                                   "weights_sha256": weights_digest(model)}))
 
 # %% ../nbs/01b_models.ipynb #fe905b75
 def small_folder_problems(folder:str|Path, # a converted "small" folder

@@ -6,7 +6,7 @@
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherConfig', 'choose_backend', 'lora_fields',
            'load_lora_base', 'unsloth_load_args', 'unsloth_lora_args', 'prepare_output_dir', 'TrainingInterrupted',
            'StopOnInterrupt', 'replay_prompts', 'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult',
-           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main']
+           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main', 'end_distributed']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
 import contextlib, json, logging, os, random, re, signal, sys, threading
@@ -451,7 +451,7 @@ def _train_from(argv:list[str]) -> int:
         print("interrupted; checkpoints already written are kept, and --resume continues from the last one", file=sys.stderr)
         return 130
     if is_main_process(): print(f"final model: {result.final_dir}")
-    _end_distributed()
+    end_distributed()
     return 0
 
 def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
@@ -459,11 +459,11 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
     "Run `trigger_train_teacher`: returns 0 on success, 2 on bad input, 130 when interrupted."
     return run_command(lambda: _train_from(list(sys.argv[1:] if argv is None else argv)))
 
-def _end_distributed():
+def end_distributed():
     "Close a torchrun process group before exit (gloo aborts the process if the group outlives it)."
     if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 # %% ../nbs/06_teacher.ipynb #fb00300f
-from .evaluate import _in_ipython  # the same guard as trigger_evaluate's
+from .evaluate import in_ipython  # the same guard as trigger_evaluate's
 
-if __name__ == "__main__" and not _in_ipython(): sys.exit(main())
+if __name__ == "__main__" and not in_ipython(): sys.exit(main())

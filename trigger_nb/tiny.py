@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['TINY_ID', 'TINY_VERSION', 'IM_START', 'IM_END', 'ENDOFTEXT', 'CHATML_TEMPLATE', 'EMBEDDING_SCALE',
-           'build_tiny_tokenizer', 'tiny_config', 'default_cache_dir', 'build_once', 'build_tiny_model']
+           'build_tiny_tokenizer', 'tiny_config', 'weights_digest', 'default_cache_dir', 'build_once',
+           'build_tiny_model']
 
 # %% ../nbs/01_tiny.ipynb #b0717c7b
 import hashlib, json, os, re, shutil, tempfile
@@ -79,7 +80,7 @@ def tiny_config(vocab_size:int, # rows of the embedding matrix
                        bos_token_id=None, eos_token_id=2, pad_token_id=0)
 
 # %% ../nbs/01_tiny.ipynb #802c144d
-def _weights_digest(model) -> str:
+def weights_digest(model) -> str:
     "SHA-256 of a model's parameters, in name order."
     h = hashlib.sha256()
     for name, p in sorted(model.state_dict().items()):
@@ -104,7 +105,7 @@ def _write_tiny(path:Path, seed:int):
     model.save_pretrained(path)
     tok.save_pretrained(path)
     (path / "tiny.json").write_text(json.dumps({"version": TINY_VERSION, "seed": seed,
-                                                "weights_sha256": _weights_digest(model)}))
+                                                "weights_sha256": weights_digest(model)}))
 
 # %% ../nbs/01_tiny.ipynb #9fb613b4
 def build_once(path:str|Path, # the folder to build
