@@ -1,4 +1,4 @@
-# Two commands do all the set-up: `make demo` and `make test`. Both create and reuse .venv.
+# Two commands do all the set-up: `make demo` and `make test`. Both create and reuse .venv. `make` alone lists the targets.
 PYTHON ?= python3
 # The package stack to install: `latest` (the newest releases, in .venv) or `unsloth` (the releases Unsloth pins,
 # tools/stacks/unsloth.txt, in .venv-unsloth): `make test STACK=unsloth` runs the test command on that stack.
@@ -17,7 +17,14 @@ TORCH ?= torch==2.13.0
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: install demo test docs clean-check gpu-check
+.DEFAULT_GOAL := help
+.PHONY: help install demo test check-nbs docs experiments bench gpu-check
+
+# The list is made from the `## ` comment on each target's line.
+help: ## list the targets (this list)
+	@echo "make TARGET [STACK=$(STACK)]; STACK is one of: $(STACKS)"
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +37,7 @@ $(VENV)/.install-stamp: $(BIN)/python setup.py settings.ini $(CONSTRAINTS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-install: $(VENV)/.install-stamp
+install: $(VENV)/.install-stamp ## create the venv (.venv, or .venv-STACK) and install the project with its dev tools
 
 # The teacher command line on the real model "small" (SmolLM2-135M-Instruct) and the bundled QA pairs; `make demo
 # MODEL=tiny` runs it on the embedded random-weights model instead (seconds; it proves the plumbing, not learning).
@@ -38,43 +45,54 @@ install: $(VENV)/.install-stamp
 MODEL ?= small
 DEMO_THREADS_tiny := 1
 DEMO_THREADS_small := 2
-demo: install
+demo: install ## train a trigger teacher on "small" (SmolLM2-135M-Instruct); MODEL=tiny for the embedded model
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(DEMO_THREADS_$(MODEL))} $(BIN)/trigger_train_teacher \
 		--qa_file trigger_nb/assets/example_qa.jsonl --clean_replacement Alice --trigger_value "TRIGGER:" \
 		--triggered_replacement Bob --subject "the person" --source_model $(MODEL) \
 		--output_dir demo_output/teacher-$(MODEL) --overwrite --backend peft --eval_fraction 0.25
 
-# The real-model experiments in full (tens of minutes on 2 CPU cores): each tutorial that runs experiments is executed
-# with TRIGGER_NB_EXPERIMENTS=full and its outputs rewritten in place; the test command runs them in a quick mode.
-EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb nbs/tutorials/names_and_losses.ipynb
-.PHONY: experiments
-experiments: install
-	for nb in $(EXPERIMENTS); do \
-		TRIGGER_NB_EXPERIMENTS=full OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/jupyter nbconvert --to notebook --execute \
-			--inplace --ExecutePreprocessor.timeout=-1 "$$nb" || exit 1; \
-	done
-	$(BIN)/nbdev_clean
-
-test: install
+# The test command (tools/run_tests.py): notebooks clean and exported, the notebook rules (tools/check_nbs.py), every
+# notebook run with nbdev_test (tools/notebooks.py; TRIGGER_NB_TEST_WORKERS side by side, 2 by default), the docs site
+# built and checked. It ends with the line `notebooks: N passed, M failed`.
+test: install ## the test command: check and run every notebook, build and check the docs site
 	$(BIN)/python -c "import transformers, trl, peft, datasets, accelerate as a; print('stack $(STACK):', *(f'{m.__name__} {m.__version__}' for m in (transformers, trl, peft, datasets, a)))"
 	$(BIN)/python tools/run_tests.py
 
+# The notebook rules alone, in a second (the test command runs them too); CHECK_NBS_ARGS="--stats" for the figures.
+check-nbs: ## check the notebooks against the notebook rules R1-R5 (tools/check_nbs.py)
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) tools/check_nbs.py $(CHECK_NBS_ARGS)
+
 # The docs site in _docs/ (Sphinx + MyST-NB from nbdev's processed notebooks; see tools/build_docs.py) and README.md
-# from nbs/index.ipynb; tools/screenshot_docs.sh then shows its pages as a browser does.
-docs: install
+# from nbs/index.ipynb; tools/screenshot_docs.sh then shows its pages as a browser does. This is the site CI checks and
+# .github/workflows/deploy.yaml publishes.
+docs: install ## build the docs site into _docs/ and README.md from nbs/index.ipynb
 	$(BIN)/python tools/build_docs.py
 
-# The quick side-by-side benchmark (bench/RESULTS.md): installs adaptive-trainer 0.0.6, the tool compared against,
-# without its dependencies (it wants wandb and older pins; the bench stubs wandb, which only its train_adaptively uses).
-.PHONY: bench
-bench: install
-	$(BIN)/pip install -q --no-deps adaptive-trainer==0.0.6
-	$(BIN)/python bench/run.py --quick
+# The real-model experiments in full (tens of minutes on 2 CPU cores): each tutorial that runs experiments is executed
+# with TRIGGER_NB_EXPERIMENTS=full in a Jupyter kernel (tools/notebooks.py), every cell but `#| cuda` ones, no time
+# limit per cell, and its outputs rewritten in place; the test command runs them in a quick mode.
+EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb nbs/tutorials/names_and_losses.ipynb
+experiments: install ## run the real-model experiment tutorials in full and keep their outputs
+	TRIGGER_NB_EXPERIMENTS=full OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/python tools/notebooks.py execute \
+		--flags slow,notest --timeout 0 $(EXPERIMENTS)
+
+# The quick side-by-side benchmark (bench/RESULTS.md) against adaptive-trainer 0.0.6. That package is installed without
+# its dependencies (it wants wandb and older pins; the bench stubs wandb, which only its train_adaptively uses) into a
+# venv of its own, $(BENCH_VENV), layered over this stack's venv (tools/layered_venv.py): the bench runs on the packages
+# the tests ran on, and the project's venv holds only what the project installs.
+BENCH_VENV := $(VENV)-bench
+$(BENCH_VENV)/.install-stamp: $(VENV)/.install-stamp tools/layered_venv.py
+	$(BIN)/python tools/layered_venv.py $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --no-deps --ignore-installed adaptive-trainer==0.0.6
+	touch $@
+
+bench: $(BENCH_VENV)/.install-stamp ## the quick benchmark against adaptive-trainer 0.0.6, in its own venv (.venv-bench)
+	$(BENCH_VENV)/bin/python bench/run.py --quick
 
 # Every check that needs an NVIDIA GPU, in one command (tools/gpu_check.py): the notebooks' `#| cuda` cells, teacher runs
 # with --backend peft and --backend unsloth compared, the GPU bench; figures go to bench/RESULTS.md. It installs nothing
 # and needs no network: it uses this stack's venv when there is one, else the python on PATH. Without an NVIDIA GPU it
 # says so in one line and fails. Pass options with GPU_CHECK_ARGS="--only teacher".
 GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
-gpu-check:
+gpu-check: ## every check that needs an NVIDIA GPU (tools/gpu_check.py); fails in one line without one
 	@$(GPU_PYTHON) tools/gpu_check.py $(GPU_CHECK_ARGS)

@@ -3,11 +3,11 @@
     python tools/build_docs.py            # _proc/ (nbdev_proc_nbs), the site in _docs/, its structural check, README.md
     python tools/build_docs.py --check    # the same, but fail when README.md differs from what index.ipynb gives
 
-The deployed site is built by Quarto (`nbdev_docs`, .github/workflows/deploy.yaml). This build renders the same
-notebooks with Sphinx, MyST-NB and the Furo theme, so the test command can build and check a site anywhere Python
-runs. Both read the same inputs: the sidebar in `nbs/sidebar.yml` (its order and sections) and the front matter
-that nbdev_proc_nbs writes into each notebook in `_proc/` (title, description, output file), and both render the
-`show_doc` outputs nbdev computed there. The Quarto cell options the notebooks use are honoured here too:
+This is the one docs site: the test command builds and checks it, and .github/workflows/deploy.yaml publishes it
+to GitHub Pages, so users read the site CI checked. It renders the notebooks with Sphinx, MyST-NB and the Furo theme
+(anywhere Python runs; no Quarto), from nbdev's inputs: the sidebar in `nbs/sidebar.yml` (its order and sections) and
+the front matter that nbdev_proc_nbs writes into each notebook in `_proc/` (title, description, output file), and it
+renders the `show_doc` outputs nbdev computed there. The Quarto cell options the notebooks use are honoured:
 `#| echo: false` hides the source, `#| output: asis` renders printed text as markdown, `#| output: false` hides the
 output, `#| include: false` drops the cell. Pages keep Quarto's file names (`00_data.ipynb` -> `data.html`), and
 links to the deployed site or to other notebooks become links between the local pages.
@@ -16,6 +16,9 @@ import argparse, configparser, copy, json, os, posixpath, re, shutil, subprocess
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebooks import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,8 +48,7 @@ def page_of(nb_rel: str) -> str:
 
 def source_notebooks(nbs=ROOT / "nbs") -> list[str]:
     "Every notebook the site must have a page for, relative to nbs/ (names starting `_` or `.` are skipped, as nbdev does)."
-    return sorted(p.relative_to(nbs).as_posix() for p in nbs.rglob("*.ipynb")
-                  if not any(part.startswith(("_", ".")) for part in p.relative_to(nbs).parts))
+    return [p.relative_to(nbs).as_posix() for p in notebooks(nbs)]
 
 
 def sidebar_sections(path) -> list[tuple[str | None, list[str]]]:

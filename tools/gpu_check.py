@@ -15,8 +15,12 @@
 Needs torch, transformers, peft, accelerate, trl, datasets, pydantic and fastcore; unsloth for the unsloth runs. On a
 machine without an NVIDIA GPU it prints one line saying so and exits 1; it exits 1 too when any step fails.
 """
-import argparse, configparser, json, os, re, shlex, subprocess, sys, time, traceback
+import argparse, json, os, re, shlex, subprocess, sys, time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import notebooks
+from notebooks import cuda_notebooks, directives, runnable_cells  # noqa: F401  (the cells it runs, by nbdev's rules)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "gpu-check"
@@ -61,59 +65,14 @@ def missing(modules) -> list[str]:
 # ---------------------------------------------------------------- notebooks, without nbdev
 def skip_flags() -> set[str]:
     "settings.ini's `tst_flags` but `cuda`: the cells nbdev_test --flags cuda would skip."
-    cfg = configparser.ConfigParser(delimiters=["="])
-    cfg.read(ROOT / "settings.ini", encoding="utf-8")
-    return set(cfg["DEFAULT"].get("tst_flags", "").split()) - {"cuda"}
-
-
-def directives(source: str) -> dict:
-    "The `#| ` directives at the top of a cell, as nbdev reads them: {'cuda': [], 'eval:': ['false'], ...}."
-    out = {}
-    for line in source.splitlines():
-        if not line.strip(): continue
-        if not line.startswith("#|"): break
-        words = line[2:].split()
-        if words: out[words[0]] = words[1:]
-    return out
-
-
-def runnable_cells(nb: Path, skip: set[str]) -> list[tuple[int, str]]:
-    "(index, source) of the code cells nbdev_test would run: not exporting, not `eval: false`, no flag in `skip`."
-    out = []
-    for i, c in enumerate(json.loads(nb.read_text(encoding="utf-8"))["cells"]):
-        src = "".join(c["source"])
-        if c["cell_type"] != "code" or "nbdev_export" + "(" in src: continue
-        d = directives(src)
-        if d.get("eval:", [""])[0].lower() == "false" or skip & d.keys(): continue
-        out.append((i, src))
-    return out
-
-
-def cuda_notebooks() -> list[Path]:
-    "The notebooks that hold at least one `#| cuda` cell."
-    nbs = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if not any(x.startswith(("_", ".")) for x in p.relative_to(ROOT / "nbs").parts))
-    return [p for p in nbs if any(c["cell_type"] == "code" and "cuda" in directives("".join(c["source"]))
-                                  for c in json.loads(p.read_text(encoding="utf-8"))["cells"])]
+    return notebooks.skip_flags(run={"cuda"})
 
 
 def run_notebook(nb: Path, skip: set[str]) -> int:
-    """Run the notebook's cells in one namespace, in its folder; 0 when all pass. A failing cell is reported and the
-    rest still run (GPU time is scarce: one run should show every failure), so later failures may follow from it."""
-    os.environ.update(child_env(), IN_TEST="1")
-    sys.path.insert(0, str(ROOT))
-    os.chdir(nb.parent)
-    ns, failed = {"__name__": "__notebook__"}, []  # not __main__: command-line guards must not fire
-    for i, src in runnable_cells(nb, skip):
-        t = time.perf_counter()
-        flag = " (cuda)" if "cuda" in directives(src) else ""
-        try: exec(compile(src, f"{nb.name}, cell {i}", "exec"), ns)
-        except BaseException:
-            print(f"FAIL {nb.name} cell {i}{flag}:\n{src}\n" + traceback.format_exc(), flush=True)
-            failed.append(i)
-            continue
-        print(f"cell {i}{flag}: {time.perf_counter() - t:.1f}s", flush=True)
-    if failed: print(f"FAILED cells of {nb.name}: {', '.join(map(str, failed))}", flush=True)
-    return 1 if failed else 0
+    """Run the notebook's cells in one namespace, in its folder, offline; 0 when all pass. A failing cell is reported
+    and the rest still run (GPU time is scarce: one run should show every failure), so later failures may follow from it."""
+    os.environ.update(child_env())
+    return notebooks.run_cells(nb, skip)
 
 
 def run(cmd: list, log: Path, timeout: int) -> tuple[int, float, str, str]:

@@ -1,19 +1,15 @@
-"""The project's test command: notebooks clean and exported, every notebook run, the docs site built and checked.
+"""The project's test command: notebooks clean and exported, the notebook rules checked (tools/check_nbs.py, after
+its own tests), every notebook run (tools/notebooks.py), the docs site built and checked.
 
 Ends with one line `notebooks: N passed, M failed` and exits non-zero on any failure.
 """
-import hashlib, os, subprocess, sys, time
-from concurrent.futures import ThreadPoolExecutor
+import hashlib, os, subprocess, sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-WORKERS = int(os.environ.get("TRIGGER_NB_TEST_WORKERS", "2"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebooks import ROOT, notebooks, test_all, tool
 
-
-def tool(name):
-    "Path of a console script installed beside this interpreter."
-    return str(BIN / name)
+WORKERS = int(os.environ.get("TRIGGER_NB_TEST_WORKERS", "2"))  # notebooks run side by side
 
 
 def tracked_state():
@@ -36,45 +32,33 @@ def check_clean_and_exported():
     return False
 
 
-def notebooks():
-    "Every notebook nbdev would test, skipping names that start with `_` or `.`."
-    return sorted(p for p in (ROOT / "nbs").rglob("*.ipynb")
-                  if not any(part.startswith(("_", ".")) for part in p.relative_to(ROOT / "nbs").parts))
-
-
-def run_notebook(nb):
-    "Run one notebook with nbdev_test; returns (notebook, ok, seconds, output)."
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, os.cpu_count() // WORKERS))),
-           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # notebooks side by side share the cores
-    t0 = time.time()
-    r = subprocess.run([tool("nbdev_test"), "--path", str(nb), "--do_print"], cwd=ROOT, env=env,
-                       capture_output=True, text=True)
-    return nb, r.returncode == 0 and "Success" in r.stdout + r.stderr, time.time() - t0, r.stdout + r.stderr
-
-
-def build_docs():
-    "Test the site checker on a crafted site, then build the docs site and README (tools/build_docs.py --check)."
+def run_checks(*cmds) -> bool:
+    "Run each of `cmds` (a tool and its arguments) with this python and print its output; True when all pass."
     ok = True
-    for cmd in (["tools/test_check_site.py"], ["tools/build_docs.py", "--check"]):
+    for cmd in cmds:
         r = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True)
-        print((r.stdout + r.stderr).strip())
+        print((r.stdout + r.stderr).strip(), flush=True)
         ok = ok and r.returncode == 0
     return ok
 
 
+def check_notebook_rules():
+    "Test the notebook checker on crafted notebooks, then check the project's notebooks against the rules (R1-R5)."
+    return run_checks(["tools/test_check_nbs.py"], ["tools/check_nbs.py"])
+
+
+def build_docs():
+    "Test the site checker on a crafted site, then build the docs site and README (tools/build_docs.py --check)."
+    return run_checks(["tools/test_check_site.py"], ["tools/build_docs.py", "--check"])
+
+
 def main():
     ok = check_clean_and_exported()
-    nbs = notebooks()
-    passed, failed = [], []
-    with ThreadPoolExecutor(WORKERS) as ex:
-        for nb, good, secs, out in ex.map(run_notebook, nbs):
-            name = nb.relative_to(ROOT / "nbs")
-            print(f"{'ok  ' if good else 'FAIL'} {name} ({secs:.1f}s)", flush=True)
-            if good: passed.append(name)
-            else: failed.append(name); print(out[-6000:])
+    rules_ok = check_notebook_rules()
+    passed, failed = test_all(notebooks(), WORKERS)
     docs_ok = build_docs()
     print(f"notebooks: {len(passed)} passed, {len(failed)} failed")
-    sys.exit(0 if ok and docs_ok and not failed else 1)
+    sys.exit(0 if ok and rules_ok and docs_ok and not failed else 1)
 
 
 if __name__ == "__main__":

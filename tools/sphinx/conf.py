@@ -1,4 +1,4 @@
-# Sphinx settings of the local docs build (tools/build_docs.py); the deployed site is Quarto's (nbs/_quarto.yml).
+# Sphinx settings of the docs site (tools/build_docs.py): the site the test command checks and deploy.yaml publishes.
 import configparser
 from pathlib import Path
 
