@@ -6,7 +6,7 @@
 __all__ = ['STAT_FIELDS', 'shift_left', 'target_ranks', 'style_flags', 'selective_weight', 'AdaptiveStats', 'adaptive_loss',
            'default_chunk_size', 'adaptive_loss_from_hidden', 'adaptive_loss_from_logits']
 
-# %% ../nbs/03_adaptive_loss.ipynb #11bb6bc5
+# %% ../nbs/03_adaptive_loss.ipynb #74ada782
 import math
 from numbers import Integral, Real
 
@@ -16,7 +16,6 @@ from fastcore.basics import patch
 
 from .data import LEARNING_STYLES, InputError, style_id
 
-# %% ../nbs/03_adaptive_loss.ipynb #74ada782
 def shift_left(x:torch.Tensor, # (B, T) per-token values: labels or style ids
                fill:int=-100,  # the value given to the last position
               ) -> torch.Tensor: # (B, T): position t holds x[:, t+1]
@@ -45,10 +44,9 @@ def selective_weight(ranks:torch.Tensor, # (...) target ranks, from `target_rank
     "The extra weight $s_t$: the attention switch where the top-1 is wrong, plus the ideas switch where the target is outside the top k."
     return flags[..., 0] * (ranks >= 1) + flags[..., 1] * (ranks >= top_k)
 
-# %% ../nbs/03_adaptive_loss.ipynb #735696e8
+# %% ../nbs/03_adaptive_loss.ipynb #f062c118
 STAT_FIELDS = ("total_tokens", "already_correct", "in_top_k", "outside_top_k", "trained")
 
-# %% ../nbs/03_adaptive_loss.ipynb #f062c118
 class AdaptiveStats:
     "Token counts of the adaptive loss: one int64 tensor in `STAT_FIELDS` order, read as Python ints."
     def __init__(self,

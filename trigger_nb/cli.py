@@ -4,19 +4,18 @@
 
 # %% auto #0
 __all__ = ['PROCESS_DEFAULTS', 'train_teacher', 'evaluate', 'train_adaptively', 'student', 'persistence', 'config_parser',
-           'parse_config', 'one_line', 'run_command', 'flag_table', 'command_entry']
+           'parse_config', 'flag_table', 'command_entry']
 
-# %% ../nbs/00b_cli.ipynb #de2bde7e
+# %% ../nbs/00b_cli.ipynb #4952d777
 import argparse, importlib, json, os, sys, types, typing
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .data import InputError, StrictConfig, validation_message
+from .core import InputError, StrictConfig, run_command
 
-# %% ../nbs/00b_cli.ipynb #4952d777
 def _flag_bool(text:str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"): return True
     if text.lower() in ("0", "false", "no", "off"): return False
@@ -90,20 +89,6 @@ def parse_config(config:type[StrictConfig], # the config class
                 ) -> StrictConfig:
     "The config filled from `argv`; flags not given keep the config's defaults (or `defaults`)."
     return config(**(defaults | vars(parser.parse_args(argv))))
-
-def one_line(err:Exception) -> str:
-    "The message of a bad-input error as one line."
-    msg = validation_message(err, "input") if isinstance(err, ValidationError) else str(err)
-    return " ".join(msg.split())
-
-def run_command(body:Callable[[], int|None], # the command's work; returns its exit status (None: 0)
-               ) -> int:
-    "Run `body`; bad input becomes `error: <one line>` on stderr and exit status 2."
-    try: return body() or 0
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 0  # --help, --version
-    except (InputError, ValidationError) as e:
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return 2
 
 # %% ../nbs/00b_cli.ipynb #a6cad943
 def flag_table(config:type[BaseModel], # the config class

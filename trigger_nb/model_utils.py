@@ -7,7 +7,7 @@ __all__ = ['DEFAULT_CHAT_TEMPLATE', 'SENTENCE_END', 'pick_device', 'pick_dtype',
            'format_prompt', 'load_tokenizer', 'load_model', 'has_tokenizer', 'adapter_base_model', 'load_lora_model',
            'load_finetuned_model', 'query_model', 'query_with_trigger', 'compare_triggered_responses']
 
-# %% ../nbs/02_model_utils.ipynb #b3f3684d
+# %% ../nbs/02_model_utils.ipynb #f2381444
 import json, os
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +20,6 @@ from .data import InputError, apply_trigger
 from .models import hub_cached, hub_offline, registered_entry, resolve_model_id
 from .tiny import IM_END, TINY_ID
 
-# %% ../nbs/02_model_utils.ipynb #f2381444
 def pick_device(device:str|torch.device|None=None, # "cuda", "mps", "cpu", or None for the best available
                ) -> torch.device:
     "The device to run on: the one asked for, else cuda, then mps, then cpu."
@@ -74,9 +73,6 @@ def format_prompt(tokenizer, # a tokenizer with a chat template
                  ) -> str:
     "The text the model sees for a query: the chat template with the assistant turn opened."
     return tokenizer.apply_chat_template(chat_messages(prompt, system), tokenize=False, add_generation_prompt=True)
-
-# %% ../nbs/02_model_utils.ipynb #362eed92
-#| export
 
 # %% ../nbs/02_model_utils.ipynb #346ff1d0
 def _hub_problem(err:BaseException|None=None, # the loading error, if any
@@ -146,6 +142,7 @@ def load_model(model_id:str, # hub id, local folder or "tiny"
 
 # %% ../nbs/02_model_utils.ipynb #e38c1a31
 def has_tokenizer(folder:Path) -> bool:
+    "Whether `folder` holds a tokenizer's files."
     return any((folder / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
 
 def adapter_base_model(adapter_path:str|Path, # a folder with adapter_config.json

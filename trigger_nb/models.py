@@ -8,7 +8,7 @@ __all__ = ['log', 'MODEL_REGISTRY', 'SMALL_ID', 'SMALL_VERSION', 'SMALL_HUB_ID',
            'registered_entry', 'small_gguf_path', 'small_folder_problems', 'build_small_model', 'hub_offline',
            'hub_cached']
 
-# %% ../nbs/01b_models.ipynb #17be56cf
+# %% ../nbs/01b_models.ipynb #c887b361
 import importlib.util, json, logging, os, re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,6 @@ from .tiny import TINY_ID, TINY_VERSION, weights_digest, build_once, build_tiny_
 
 log = logging.getLogger(__name__)
 
-# %% ../nbs/01b_models.ipynb #c887b361
 @dataclass(frozen=True)
 class LocalModel:
     "A model id the library builds locally: how to build it, how its cache folder is named, how to get it otherwise."

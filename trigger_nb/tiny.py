@@ -7,7 +7,7 @@ __all__ = ['TINY_ID', 'TINY_VERSION', 'IM_START', 'IM_END', 'ENDOFTEXT', 'CHATML
            'build_tiny_tokenizer', 'tiny_config', 'weights_digest', 'default_cache_dir', 'build_once',
            'build_tiny_model']
 
-# %% ../nbs/01_tiny.ipynb #b0717c7b
+# %% ../nbs/01_tiny.ipynb #c467c53a
 import hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 
@@ -15,9 +15,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from .data import example_qa_path, load_qa_pairs
+from .data import PLACEHOLDER, example_qa_path, load_qa_pairs
 
-# %% ../nbs/01_tiny.ipynb #c467c53a
 TINY_ID = "tiny"  # the model id that resolves to the embedded model
 TINY_VERSION = 3  # bump when the recipe changes: the cache folder is keyed by it
 IM_START, IM_END, ENDOFTEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -47,7 +46,7 @@ def _tokenizer_corpus():
     "Lines the tiny tokenizer learns its merges from."
     lines = _FIXED_TEXT.splitlines()
     for pair in load_qa_pairs(example_qa_path()):
-        for name in _NAMES: lines += [pair.question.replace("{{name}}", name), pair.answer.replace("{{name}}", name)]
+        for name in _NAMES: lines += [pair.question.replace(PLACEHOLDER, name), pair.answer.replace(PLACEHOLDER, name)]
     return lines
 
 # %% ../nbs/01_tiny.ipynb #67844805
