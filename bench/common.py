@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: the seeded data, the models, memory probes and the machine description.
 
-Every contender of a comparison gets the same token rows from `bench_rows`, built once from a fixed seed, so the
+Every contender of a comparison gets the same token rows from `token_rows`, built once from a fixed seed, so the
 figures differ only by what the trainer does with them.
 """
 import datetime, json, os, platform, random, re
@@ -9,15 +9,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"  # scratch (git-ignored): trainer output folders, per-run JSON
-SHAPES = ROOT.parent / "shared" / "reference" / "qwen2.5-shapes.json"
-QWEN_SHAPES_FALLBACK = {  # published Qwen2.5 numbers, used when the shared reference file is not beside the repo
-    "Qwen2.5-0.5B": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
-                         rms_norm_eps=1e-6, max_position_embeddings=32768),
-    "Qwen2.5-1.5B": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                         num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
-                         rms_norm_eps=1e-6, max_position_embeddings=32768),
-}
+SHAPES = BENCH / "qwen2.5-shapes.json"  # published Qwen2.5 architecture numbers, for same-shaped models with random weights
 MODELS = {"tiny": "tiny", "small": "small", "qwen0.5b": "Qwen2.5-0.5B", "qwen1.5b": "Qwen2.5-1.5B"}
 REAL_MODELS = ("tiny", "small")  # trigger_nb's registered models, loaded with their own weights and tokenizers
 
@@ -167,8 +159,7 @@ def id_map(small: int, big: int, seed: int = 0) -> list[int]:
 
 def model_shape(model_key: str) -> dict:
     name = MODELS[model_key]
-    shapes = json.loads(SHAPES.read_text()) if SHAPES.exists() else QWEN_SHAPES_FALLBACK
-    return {k: v for k, v in shapes[name].items() if not k.startswith("_")}
+    return {k: v for k, v in json.loads(SHAPES.read_text())[name].items() if not k.startswith("_")}
 
 
 def build_model(model_key: str, device: str, dtype=None, seed: int = 0):
@@ -191,6 +182,11 @@ def median(xs):
     xs = sorted(xs)
     n = len(xs)
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def mem_key(summary: dict) -> str:
+    "Which memory a section's summary measured: \"gpu\" (torch's allocator) or \"rss\" (the process, on CPU)."
+    return "gpu" if any("gpu_peak_mib" in s for s in summary.values()) else "rss"
 
 
 # ---------------------------------------------------------------- model FLOPs utilisation

@@ -1,8 +1,8 @@
 """Benchmarks of trigger_nb against the tools a user would pick instead, side by side in one run.
 
-    .venv/bin/python bench/run.py --quick          # section 1 on the tiny model, CPU, < 10 minutes; ends with the summary line
-    .venv/bin/python bench/run.py                  # every CPU section (tiny, Qwen2.5-0.5B shape, teacher, inference, small, demo)
-    .venv/bin/python bench/run.py --only qwen-cpu  # one section: tiny, qwen-cpu, teacher, inference, small, demo, gpu
+    .venv/bin/python bench/run.py --quick          # section 1 on the tiny model, CPU, a few minutes; ends with the summary line
+    .venv/bin/python bench/run.py                  # every CPU section, in the order of SECTIONS (below)
+    .venv/bin/python bench/run.py --only qwen-cpu  # one section, by its name in SECTIONS (repeat --only for several)
     .venv/bin/python bench/run.py --only small     # the real model "small" (SmolLM2-135M-Instruct): teacher step, query_model
                                                    # (= --only small-train --only small-inference)
     .venv/bin/python bench/run.py --only gpu       # the GPU sections (needs CUDA)
@@ -11,13 +11,14 @@ Each contender trains in its own process (so its peak memory is its own). Where 
 processes are started at once and then run in turns, one block of steps each, the order rotating every round
 (A B C D, B C D A, ...): the machine's noise falls on all of them alike, and ratios are medians of per-round
 ratios. Where it does not (the 0.5B/1.5B shapes), each round starts fresh processes one after the other.
-Figures go to stdout as markdown tables and to bench/out/<section>.json.
+Figures go to bench/out/<section>.json and, as markdown (bench/render.py), to stdout.
 """
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, OUT, ROOT, machine, machine_line, median
+import render
+from common import BENCH, OUT, ROOT, machine, median, mem_key
 
 ENV = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore",
        # idle OpenMP threads sleep instead of spinning: on a shared machine spinning threads slow everyone down
@@ -154,23 +155,6 @@ def paired_per_token(res, a, b, key):
     return median([pa[r] / pb[r] for r in pa if r in pb])
 
 
-def mem_key(summary):
-    return "gpu" if any("gpu_peak_mib" in s for s in summary.values()) else "rss"
-
-
-def table(summary: dict, labels: dict) -> str:
-    g = mem_key(summary) == "gpu"
-    head = ("| contender | step s (median of steps) | min-max of block means | CPU s per step (median) | tokens/s (median of steps) | real / padded tokens per step | "
-            + ("GPU peak MiB | GPU increase MiB |" if g else "peak RSS MiB (training) | RSS increase MiB | lifetime peak RSS MiB |"))
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for k, s in summary.items():
-        mem = (f"{s['gpu_peak_mib']:.0f} | {s['gpu_increase_mib']:.0f} |" if g else
-               f"{s['rss_peak_mib']:.0f} | {s['rss_increase_mib']:.0f} | {s['rss_lifetime_peak_mib']:.0f} |")
-        lines.append(f"| {labels.get(k, k)} | {s['step_s']:.3f} | {s['step_s_spread'][0]:.3f}-{s['step_s_spread'][1]:.3f} | {s['cpu_s']:.3f} | "
-                     f"{s['tok_s']:.0f} | {s['real_tokens_per_step']:.0f} / {s['padded_tokens_per_step']:.0f} | {mem}")
-    return "\n".join(lines)
-
-
 def ratios(res, summary, ours="adaptive", ce="ce", rival="at006") -> dict:
     "adaptive/ce time and memory, speed-up and memory fraction against adaptive-trainer 0.0.6 (and its README setup, if run)."
     mk = mem_key(summary)
@@ -200,24 +184,9 @@ def save(section, payload):
     (OUT / f"{section}.json").write_text(json.dumps(payload, indent=1))
 
 
-LABELS = {"adaptive": 'trigger_nb AdaptiveTrainer loss="adaptive"', "ce": 'trigger_nb AdaptiveTrainer loss="ce"',
-          "trl": "trl SFTTrainer (NLL)", "at006": "adaptive-trainer 0.0.6, its best case (max_length = longest row, no checkpointing)",
-          "at006-readme": "adaptive-trainer 0.0.6 as its README configures it (max_length_token=4096, gradient checkpointing)",
-          "at006-gc": "adaptive-trainer 0.0.6, max_length = longest row, gradient checkpointing",
-          "teacher": 'trigger_nb AdaptiveTrainer loss="ce" + LoRA r=8', "trl-lora": "trl SFTTrainer + LoRA r=8",
-          "teacher-adaptive": 'trigger_nb AdaptiveTrainer loss="adaptive" + LoRA r=8',
-          "trl-lora-defaults": "trl SFTTrainer + LoRA r=8, trl's defaults (bf16 autocast + gradient checkpointing)",
-          "adaptive-prev": 'adaptive, previous chunk body (bench/loss_variants.py)',
-          "ce-prev": 'ce, previous chunk body', "adaptive-packed": "adaptive, rows packed end to end (no padding)",
-          "adaptive-gbl": 'adaptive, train_sampling_strategy="group_by_length"'}
-
-
-def print_section(title, cmd, m, summary, rats, extra="", labels=None):
-    print(f"\n### {title}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
-    print(table(summary, labels or LABELS))
-    if rats: print("\n" + " ".join(f"{k}={v:.3f}" for k, v in rats.items()))
-    if extra: print(extra)
-    sys.stdout.flush()
+def emit(text: str):
+    "Print a section's markdown now, so a long run shows each section as it ends."
+    print(text, flush=True)
 
 
 # ---------------------------------------------------------------- sections
@@ -243,7 +212,7 @@ def section_tiny(quick: bool, cmd: str):
     summary = summarize(res)
     rats = ratios(res, summary)
     save("tiny-quick" if quick else "tiny", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-    print_section("Section 1: adaptive loss cost, tiny model, CPU", cmd, m, summary, rats)
+    emit(render.section("Section 1: adaptive loss cost, tiny model, CPU", cmd, m, loadavg(), summary, rats))
     return rats
 
 
@@ -270,7 +239,7 @@ def section_whatif(cmd: str):
     rats["adaptive_over_ce_time"] = paired_ratio(res, "adaptive", "ce", "step_s")
     rats["adaptive_over_ce_cpu_time"] = paired_ratio(res, "adaptive", "ce", "cpu_s")
     save("whatif", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-    print_section("What-if: previous chunk body, packed rows, tiny model, CPU", cmd, m, summary, rats)
+    emit(render.section("What-if: previous chunk body, packed rows, tiny model, CPU", cmd, m, loadavg(), summary, rats))
     return rats
 
 
@@ -293,7 +262,7 @@ def section_sampler(cmd: str):
     rats["gbl_speedup_vs_at006_cpu"] = rats["adaptive-gbl_tokens_per_cpu_s_over_the_run"] / rats["at006_tokens_per_cpu_s_over_the_run"]
     rats["random_speedup_vs_at006_cpu"] = rats["adaptive_tokens_per_cpu_s_over_the_run"] / rats["at006_tokens_per_cpu_s_over_the_run"]
     save("sampler", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-    print_section("What-if: length-grouped batches, tiny model, CPU", cmd, m, summary, rats)
+    emit(render.section("What-if: length-grouped batches, tiny model, CPU", cmd, m, loadavg(), summary, rats))
     return rats
 
 
@@ -308,8 +277,8 @@ def section_qwen_cpu(cmd: str, rounds: int = 1):
     # one process per contender: pair steps by position (same batches), median of per-step ratios
     rats = ratios_by_step(res, summary)
     save("qwen-cpu", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-    print_section("Section 1: adaptive loss cost, Qwen2.5-0.5B shape (random weights), CPU, rows of 256-512 tokens",
-                  cmd, m, summary, rats)
+    emit(render.section("Section 1: adaptive loss cost, Qwen2.5-0.5B shape (random weights), CPU, rows of 256-512 tokens",
+                        cmd, m, loadavg(), summary, rats))
     return rats
 
 
@@ -346,51 +315,52 @@ def section_teacher(cmd: str):
     rats = dict(teacher_over_trl_lora_time=paired_ratio(res, "teacher", "trl-lora", "step_s"),
                 teacher_over_trl_lora_mem_increase=summary["teacher"]["rss_increase_mib"] / summary["trl-lora"]["rss_increase_mib"])
     save("teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-    print_section("Section 2: teacher training step, LoRA r=8 on q/k/v/o/gate/up/down, tiny model, CPU", cmd, m, summary, rats)
+    emit(render.section("Section 2: teacher training step, LoRA r=8 on q/k/v/o/gate/up/down, tiny model, CPU", cmd, m, loadavg(), summary, rats))
+    return rats
+
+
+def inference_rows(msg: dict) -> list[dict]:
+    """Per batch size: wall time (median of rounds), speed-up over one by one as the ratio of the medians and as the
+    median of per-round ratios (the load of a round falls on both), process CPU-time ratio (which the neighbours' load
+    barely touches; older saved runs lack it), and the answers equal to one by one's."""
+    t1, cpu, n = median(msg["times"]["1"]), msg.get("cpu_s"), len(msg["prompt_tokens"])
+    rows = []
+    for bs, ts in msg["times"].items():
+        per_round = [a / b for a, b in zip(msg["times"]["1"], ts)]
+        row = dict(batch_size=bs, wall_s=median(ts), runs=ts, speedup=t1 / median(ts), per_round=per_round,
+                   speedup_paired=median(per_round), same=msg["same_answer_as_one_by_one"].get(bs, n))
+        if cpu: row.update(cpu_s=median(cpu[bs]), cpu_ratio=median([a / b for a, b in zip(cpu["1"], cpu[bs])]))
+        rows.append(row)
+    return rows
+
+
+def inference_ratios(rows: list[dict]) -> dict:
+    "The batched rows' speed-ups and CPU-time ratios, named by batch size."
+    rats = {}
+    for r in rows:
+        if r["batch_size"] == "1": continue
+        bs = r["batch_size"]
+        rats[f"batched{bs}_speedup"], rats[f"batched{bs}_speedup_paired"] = r["speedup"], r["speedup_paired"]
+        if "cpu_ratio" in r: rats[f"batched{bs}_cpu_ratio_paired"] = r["cpu_ratio"]
     return rats
 
 
 def section_inference(cmd: str, device="cpu", model="tiny", extra=(), title="Section 3", name="inference", rounds=2):
+    "query_model batched against one by one, in one worker process, the order of the batch sizes alternating."
     m = machine(); m["load_start"] = loadavg()
     log(f"{title.lower()}, query_model batched vs one by one, {model} model, {rounds} rounds")
     msg = next(x for x in run_worker_msgs(["--rounds", str(rounds), "--device", device, "--model", model, *extra], "infer_worker.py")
                if x["kind"] == "inference")
-    t1 = median(msg["times"]["1"])
     save(name, dict(machine=m, command=cmd, raw=msg))
-    pt = msg["prompt_tokens"]
-    print(f"\n### {title}: query_model, {msg['prompts']} prompts, greedy, exactly {msg['new_tokens']} new tokens each, "
-          f"{model} model, {device}\n\n`{cmd}`  \n{machine_line(m)}; load average at start {m['load_start']}, end {loadavg()}\n")
-    print(f"prompt lengths {min(pt)}-{max(pt)} tokens (chat-formatted)\n")
-    # per round: one-by-one time over batched time, both from the same round (the load of that round falls on both)
-    # process CPU time (older saved runs lack it) is what the neighbours' load barely touches
-    cpu = msg.get("cpu_s")
-    print("| batch_size | wall s (median of rounds) | all runs s | speed-up: ratio of the medians | speed-up: median of per-round ratios (each round) | "
-          + ("CPU s (median) | CPU-time ratio, median of per-round ratios | " if cpu else "") + "answers equal to one-by-one |")
-    print("|---|---|---|---|---|" + ("---|---|" if cpu else "") + "---|")
-    rats = {}
-    for bs, ts in msg["times"].items():
-        sp = t1 / median(ts)
-        per_round = [a / b for a, b in zip(msg["times"]["1"], ts)]
-        if bs != "1": rats[f"batched{bs}_speedup"], rats[f"batched{bs}_speedup_paired"] = sp, median(per_round)
-        c = ""
-        if cpu:
-            cr = median([a / b for a, b in zip(cpu["1"], cpu[bs])])
-            if bs != "1": rats[f"batched{bs}_cpu_ratio_paired"] = cr
-            c = f"{median(cpu[bs]):.2f} | {cr:.2f}x | "
-        same = msg["same_answer_as_one_by_one"].get(bs, len(pt))
-        print(f"| {bs} | {median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} | {sp:.2f}x | {median(per_round):.2f}x "
-              f"({', '.join(f'{x:.2f}' for x in per_round)}) | {c}{same}/{len(pt)} |")
-    sys.stdout.flush()
-    return rats
+    rows = inference_rows(msg)
+    emit(render.inference_section(title, cmd, m, loadavg(), msg, rows, model, device))
+    return inference_ratios(rows)
 
 
 # the "small" teacher section: the teacher's own rows of the bundled QA pairs (192 rows of 43-58 tokens in the small
 # model's tokenizer and chat template), batch 8, one warm-up step, blocks of 2 steps
 SMALL_COMMON = ["--model", "small", "--device", "cpu", "--rows", "192", "--batch", "8", "--warmup", "1", "--block-steps", "2"]
 SMALL_ROUNDS = 5
-SMALL_LABELS = {**LABELS, "trl-lora": "baseline (a): trl SFTTrainer + LoRA r=8, bf16=False, gradient_checkpointing=False",
-                "trl-lora-defaults": "baseline (b): trl SFTTrainer + LoRA r=8, trl's defaults (bf16 autocast + gradient checkpointing)"}
-
 
 def native_bf16() -> bool:
     "Whether this CPU has bf16 instructions (AVX512-BF16 or AMX-BF16): without them bf16 autocast on the CPU is far slower."
@@ -442,33 +412,28 @@ def section_small(cmd: str, rounds: int = SMALL_ROUNDS):
     save("small", dict(machine=m, command=cmd, common=SMALL_COMMON, raw=res, summary=summary, ratios=rats, ready=ready,
                        native_bf16=bf16_cpu, wall_s=time.perf_counter() - t))
     r0 = next(iter(ready.values()))
-    print_section('Section 5: the real model "small" (SmolLM2-135M-Instruct), teacher training step, LoRA r=8, fp32, CPU',
-                  cmd, m, summary, rats,
-                  f"\n{(r0['params'] - r0['trainable']) / 1e6:.1f} M parameters, {r0['trainable'] / 1e6:.2f} M trainable (LoRA); "
-                  f"{rounds} rounds, blocks of 2 steps after 1 warm-up step; trl's defaults blocks of 1 step, in rounds "
-                  f"{', '.join(str(i + 1) for i in sparse.get('trl-lora-defaults', range(rounds)))} (CPU bf16 instructions: "
-                  f"{'yes' if bf16_cpu else 'no'}); training part {time.perf_counter() - t:.0f} s", labels=SMALL_LABELS)
+    note = render.small_note(r0["params"], r0["trainable"], rounds, sparse.get("trl-lora-defaults", range(rounds)),
+                             bf16_cpu, time.perf_counter() - t)
+    emit(render.section('Section 5: the real model "small" (SmolLM2-135M-Instruct), teacher training step, LoRA r=8, fp32, CPU',
+                        cmd, m, loadavg(), summary, rats, note, labels=render.SMALL_LABELS))
     return rats
 
 
 def section_demo(cmd: str):
-    "Wall time of `make demo` on 2 cores, the install already done (`-o` keeps make from re-running it)."
+    """Wall time of `make demo` on 2 cores, the install already done (`-o` keeps make from re-running it). The model
+    is the Makefile's MODEL (the real model "small" unless MODEL is set in the environment)."""
     m = machine(); m["load_start"] = loadavg()
-    make = ["make", "-o", ".venv/.install-stamp", "demo"]
+    make, model = ["make", "-o", ".venv/.install-stamp", "demo"], os.environ.get("MODEL", "small")
     dry = subprocess.run(make[:1] + ["-n"] + make[1:], cwd=ROOT, capture_output=True, text=True)
     if dry.returncode != 0 or "trigger_nb" not in dry.stdout:
-        print(f"\n### Section 4: make demo\n\nTODO: no working `make demo` yet; measure with "
-              f"`taskset -c 0,1 /usr/bin/time -v make demo` after `make install`.")
-        return {}
+        emit(render.demo_missing()); return {}
     cores = "0,1" if (os.cpu_count() or 1) >= 2 else "0"
-    log(f"section 4, make demo on cores {cores}")
+    log(f"section 4, make demo (MODEL={model}) on cores {cores}")
     t = time.perf_counter()
     r = subprocess.run(["taskset", "-c", cores, *make], cwd=ROOT, capture_output=True, text=True, env=os.environ)
     wall = time.perf_counter() - t
-    save("demo", dict(machine=m, command=cmd, wall_s=wall, rc=r.returncode, tail=r.stdout[-3000:] + r.stderr[-3000:]))
-    print(f"\n### Section 4: `make demo` on {cores.count(',') + 1} cores, install already done\n\n`{cmd}` "
-          f"(runs `taskset -c {cores} {' '.join(make)}`)  \n{machine_line(m)}; load average at start {m['load_start']}, "
-          f"end {loadavg()}\n\nwall {wall:.1f} s (exit {r.returncode}); target < 180 s")
+    save("demo", dict(machine=m, command=cmd, model=model, wall_s=wall, rc=r.returncode, tail=r.stdout[-3000:] + r.stderr[-3000:]))
+    emit(render.demo_section(cmd, m, loadavg(), cores, make, wall, r.returncode, model))
     return dict(demo_wall_s=wall)
 
 
@@ -486,27 +451,26 @@ def gpu_contenders() -> tuple[dict, str]:
     return {k: ["--contender", k] for k in names}, ("left out, not installed: " + "; ".join(left)) if left else ""
 
 
-def mfu_line(summary: dict, model: str, batch: int, lora: bool = False) -> tuple[dict, str]:
-    "Model FLOPs utilisation of each contender (median tokens/s x FLOPs per token / the GPU's bf16 peak)."
+def mfu(summary: dict, model: str, batch: int, lora: bool = False) -> tuple[dict, str, float | None]:
+    """Model FLOPs utilisation of each contender (median tokens/s x FLOPs per token / the GPU's bf16 peak), the GPU's
+    name and that peak (None, and no figures, where the peak is not known)."""
     import torch
     from common import model_shape, peak_bf16_tflops, train_flops_per_token
     name = torch.cuda.get_device_name(0)
     peak = peak_bf16_tflops(name)
-    if peak is None: return {}, f"MFU: the bf16 peak of {name} is not in bench/common.py's table; set GPU_PEAK_TFLOPS"
+    if peak is None: return {}, name, None
     out = {}
     for k, s in summary.items():
         seq = s["real_tokens_per_step"] / batch  # the mean row length, for the attention term
         out[k] = s["tok_s"] * train_flops_per_token(model_shape(model), seq, lora) / (peak * 1e12)
-    return out, (f"MFU ({name}, bf16 peak {peak:.0f} TFLOP/s, {'4' if lora else '6'} FLOPs per weight per token + attention): "
-                 + ", ".join(f"{k} {v:.1%}" for k, v in out.items()))
+    return out, name, peak
 
 
 def section_gpu(cmd: str, rounds: int = 2, shapes: list | None = None):
     "GPU: Qwen2.5-0.5B and 1.5B shapes, bf16, rows of seq/2..seq tokens, sequence 1024 and 2048; teacher on 0.5B."
     import torch
     if not torch.cuda.is_available():
-        print("\n### GPU sections\n\nnot run: no CUDA device on this machine")
-        return {}
+        emit(render.no_gpu()); return {}
     all_rats = {}
     contenders, note = gpu_contenders()
     for model, batch, seq in shapes or GPU_SHAPES:
@@ -517,11 +481,11 @@ def section_gpu(cmd: str, rounds: int = 2, shapes: list | None = None):
         res = sequential_compare(contenders, common, rounds)
         summary = summarize(res)
         rats = ratios(res, summary)
-        mfu, mfu_text = mfu_line(summary, model, batch)
-        rats.update({f"{k}_mfu": v for k, v in mfu.items()})
+        util, name, peak = mfu(summary, model, batch)
+        rats.update({f"{k}_mfu": v for k, v in util.items()})
         save(f"gpu-{model}-{seq}", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, ratios=rats))
-        print_section(f"GPU: {model} shape (random weights), bf16, rows of {seq // 2}-{seq} tokens, batch {batch}",
-                      cmd, m, summary, rats, "\n".join(x for x in (mfu_text, note) if x))
+        emit(render.section(f"GPU: {model} shape (random weights), bf16, rows of {seq // 2}-{seq} tokens, batch {batch}",
+                            cmd, m, loadavg(), summary, rats, "\n".join(x for x in (render.mfu_text(util, name, peak, False), note) if x)))
         all_rats[f"{model}-{seq}"] = rats
     contenders = {"teacher": ["--contender", "teacher"]}
     if "trl" in gpu_contenders()[0]: contenders["trl-lora"] = ["--contender", "trl-lora"]
@@ -530,30 +494,57 @@ def section_gpu(cmd: str, rounds: int = 2, shapes: list | None = None):
     m = machine(); m["load_start"] = loadavg()
     res = sequential_compare(contenders, common, rounds)
     summary = summarize(res)
-    mfu, mfu_text = mfu_line(summary, "qwen0.5b", 4, lora=True)
-    save("gpu-teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, mfu=mfu))
-    print_section("GPU: teacher step, LoRA r=8, qwen0.5b shape, bf16, rows of 512-1024 tokens, batch 4", cmd, m, summary, {},
-                  mfu_text)
-    all_rats["teacher"] = {f"{k}_mfu": v for k, v in mfu.items()}
+    util, name, peak = mfu(summary, "qwen0.5b", 4, lora=True)
+    save("gpu-teacher", dict(machine=m, command=cmd, common=common, raw=res, summary=summary, mfu=util))
+    emit(render.section("GPU: teacher step, LoRA r=8, qwen0.5b shape, bf16, rows of 512-1024 tokens, batch 4", cmd, m,
+                        loadavg(), summary, {}, render.mfu_text(util, name, peak, True)))
+    all_rats["teacher"] = {f"{k}_mfu": v for k, v in util.items()}
     return all_rats
 
 
 def report(path):
-    "Re-render a saved section's table and ratios (ratios are recomputed only for the standard comparisons)."
+    "A saved section's table and ratios again (the ratios as saved; the table from its raw blocks)."
     d = json.loads(Path(path).read_text())
-    if "raw" not in d or "blocks" not in next(iter(d["raw"].values())):
-        print(f"\n{path}: " + json.dumps({k: v for k, v in d.items() if k != "raw"})[:2000]); return
-    summary = summarize(d["raw"])
-    print(f"\n#### {Path(path).stem}\n\n`{d['command']}`  \n{machine_line(d['machine'])}; load average at start {d['machine']['load_start']}\n")
-    print(table(summary, LABELS))
-    print("\n" + " ".join(f"{k}={v:.3f}" for k, v in d.get("ratios", {}).items()))
+    blocks = "raw" in d and "blocks" in next(iter(d["raw"].values()))
+    emit(render.saved_run(Path(path).stem if blocks else str(path), d, summarize(d["raw"]) if blocks else None))
+
+
+def gpu_shapes(wanted: list | None) -> list | None:
+    "`--gpu-shapes qwen0.5b:2048 ...` as GPU_SHAPES entries; None (all of them) when not given."
+    return [next(x for x in GPU_SHAPES if f"{x[0]}:{x[2]}" == w) for w in wanted] if wanted else None
+
+
+# ---------------------------------------------------------------- the table of sections
+# name -> how to run it. A run without --only takes every section but "gpu" (it needs CUDA), in this order; --only
+# takes the named ones, in this order too.
+SECTIONS = {
+    "tiny": lambda cmd, a: section_tiny(False, cmd),
+    "whatif": lambda cmd, a: section_whatif(cmd),
+    "sampler": lambda cmd, a: section_sampler(cmd),
+    "teacher": lambda cmd, a: section_teacher(cmd),
+    "inference": lambda cmd, a: section_inference(cmd),
+    "qwen-cpu": lambda cmd, a: section_qwen_cpu(cmd, a.qwen_rounds),
+    "small-train": lambda cmd, a: section_small(cmd),
+    "small-inference": lambda cmd, a: section_small_inference(cmd),
+    "demo": lambda cmd, a: section_demo(cmd),
+    "gpu": lambda cmd, a: section_gpu(cmd, a.gpu_rounds, gpu_shapes(a.gpu_shapes)),
+}
+GROUPS = {"small": ("small-train", "small-inference")}  # names that stand for several sections
+CPU_SECTIONS = tuple(k for k in SECTIONS if k != "gpu")
+
+
+def chosen(only: list | None) -> list[str]:
+    "The sections `--only` names (groups expanded), in the table's order; every CPU section when none is named."
+    if not only: return list(CPU_SECTIONS)
+    want = {n for o in only for n in GROUPS.get(o, (o,))}
+    return [k for k in SECTIONS if k in want]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="section 1 on the tiny model only (CPU)")
-    p.add_argument("--only", choices=["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "small", "small-train", "small-inference", "demo", "gpu"], action="append",
-                   help="small = small-train + small-inference")
+    p.add_argument("--quick", action="store_true", help="section 1 on the tiny model only (CPU), then the summary line")
+    p.add_argument("--only", choices=[*SECTIONS, *GROUPS], action="append",
+                   help="run this section (repeatable); " + ", ".join(f"{g} = {' + '.join(v)}" for g, v in GROUPS.items()))
     p.add_argument("--qwen-rounds", type=int, default=1)
     p.add_argument("--gpu-rounds", type=int, default=2, help="gpu: fresh processes per contender and shape")
     p.add_argument("--gpu-shapes", nargs="+", metavar="MODEL:SEQ", help="gpu: only these, e.g. qwen0.5b:2048 (default: all four)")
@@ -567,27 +558,9 @@ def main():
     if a.quick:
         r = section_tiny(True, cmd)
         log(f"quick run: {time.perf_counter() - t0:.0f} s")
-        print(f"\nadaptive-trainer 0.0.6 at its best case (not its README's setup): speed-up "
-              f"{r['vs_adaptive_trainer_speedup']:.3f}, memory increase {r['adaptive_over_adaptive_trainer_mem_increase']:.3f}, "
-              f"peak {r['adaptive_over_adaptive_trainer_mem_peak']:.3f}; as its README configures it: memory increase "
-              f"{r['adaptive_over_adaptive_trainer_readme_mem_increase']:.3f}, peak {r['adaptive_over_adaptive_trainer_readme_mem_peak']:.3f}")
-        print(f"adaptive_over_ce_time={r['adaptive_over_ce_time']:.3f} "
-              f"adaptive_over_ce_mem={r['adaptive_over_ce_mem_increase']:.3f} "
-              f"vs_adaptive_trainer_speedup={r['vs_adaptive_trainer_readme_speedup']:.3f}")
+        emit(render.quick_summary(r))
         return
-    only = a.only or ["tiny", "whatif", "sampler", "qwen-cpu", "teacher", "inference", "small", "demo"]
-    if "tiny" in only: section_tiny(False, cmd)
-    if "whatif" in only: section_whatif(cmd)
-    if "sampler" in only: section_sampler(cmd)
-    if "teacher" in only: section_teacher(cmd)
-    if "inference" in only: section_inference(cmd)
-    if "qwen-cpu" in only: section_qwen_cpu(cmd, a.qwen_rounds)
-    if "small" in only or "small-train" in only: section_small(cmd)
-    if "small" in only or "small-inference" in only: section_small_inference(cmd)
-    if "demo" in only: section_demo(cmd)
-    if "gpu" in only:
-        shapes = [next(x for x in GPU_SHAPES if f"{x[0]}:{x[2]}" == want) for want in a.gpu_shapes] if a.gpu_shapes else None
-        section_gpu(cmd, a.gpu_rounds, shapes)
+    for name in chosen(a.only): SECTIONS[name](cmd, a)
     log(f"total: {time.perf_counter() - t0:.0f} s")
 
 
