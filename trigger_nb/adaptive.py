@@ -26,7 +26,7 @@ from .adaptive_data import (BUILTIN_FORMATS, FILE_BUILDERS, K_SEPARATOR, PROCESS
     lookup_by_name, parse_dataset_name, prepare_adaptive_datasets, prepare_dataset, processing_function, system_prompt_for,
     tokenized_rows, train_validation_splits, validation_size)
 from .cli import config_parser, run_command
-from .data import InputError, StrictConfig, closest_match
+from .data import LEARNING_STYLES, InputError, StrictConfig, closest_match
 from .evaluate import in_ipython  # the same guard as the other commands'
 from .model_utils import load_tokenizer, pick_device, pick_dtype
 from .pipeline import check_output_dir, clear_run, is_main_process, load_training_model, lora_config, push_to_hub
@@ -35,7 +35,6 @@ from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # by name: the same logger when this runs as a notebook
 
-# %% ../nbs/07b_train_adaptively.ipynb #04a5d8db
 # the data half's public names too: `trigger_nb.adaptive` is the one import for the whole adaptive path
 _all_ = ["K_SEPARATOR", "PROCESSING_KEY", "BUILTIN_FORMATS", "FILE_BUILDERS", "VALIDATION_NAMES", "parse_dataset_name",
          "lookup_by_name", "dataset_entries", "detect_format", "builtin_processing_function", "processing_function",
@@ -246,7 +245,7 @@ def _save_final(trainer:AdaptiveTrainer, tokenizer, args:SFTConfig, output_dir:P
 
 # %% ../nbs/07b_train_adaptively.ipynb #497dd587
 def train_adaptively(model_name:str, # hub id, local folder or "tiny"
-                     datasets_config:dict, # 'ideas'/'attention'/'both'/'misc' -> dataset names (`name:|:K` keeps K rows), plus processing functions
+                     datasets_config:dict, # learning style (`LEARNING_STYLES`) -> dataset names (`name:|:K` keeps K rows), plus processing functions
                      output_dir:str|Path, # the final model goes to output_dir/final_model, checkpoints beside it
                      huggingface_repo:str|None=None, # upload the final model here when HF_TOKEN is set
                      system_prompts:dict|None=None, # style -> system prompt
@@ -285,7 +284,7 @@ class AdaptiveRunConfig(StrictConfig):
     "The arguments of `train_adaptively` that a config file or the command line can give."
     config_name: ClassVar[str] = "trigger_train_adaptively arguments"
     model_name: str = Field(description="the model to train: hub id, local folder, 'small' or 'tiny'")
-    datasets_config: dict = Field(description="learning style ('ideas', 'attention', 'both', 'misc') -> list of datasets: hub ids, "
+    datasets_config: dict = Field(description=f"learning style ({', '.join(map(repr, LEARNING_STYLES))}) -> list of datasets: hub ids, "
                                   "local files or folders (a row-limit suffix keeps the first K rows); formats are detected")
     output_dir: Path = Field(description="the final model goes to <output_dir>/final_model, checkpoints beside it")
     huggingface_repo: str|None = Field(None, description="upload the final model to this private repository when HF_TOKEN is set")
@@ -375,5 +374,4 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
     "Run `trigger_train_adaptively`: returns 0 on success, 2 on bad input."
     return run_command(lambda: _train_from(list(sys.argv[1:] if argv is None else argv)))
 
-# %% ../nbs/07b_train_adaptively.ipynb #3d719994
 if __name__ == "__main__" and not in_ipython(): sys.exit(main())

@@ -8,7 +8,7 @@ __all__ = ['K_SEPARATOR', 'PROCESSING_KEY', 'BUILTIN_FORMATS', 'FILE_BUILDERS', 
            'system_prompt_for', 'load_dataset_splits', 'train_validation_splits', 'validation_size', 'dataset_rows',
            'tokenized_rows', 'prepare_dataset', 'check_dataset_arguments', 'prepare_adaptive_datasets']
 
-# %% ../nbs/07_adaptive_data.ipynb #054538c4
+# %% ../nbs/07_adaptive_data.ipynb #a5855e5c
 import csv, logging, reprlib, re
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +22,6 @@ from .trainer import tokenize_rows
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # one logger for the adaptive path, its data and its training
 
-# %% ../nbs/07_adaptive_data.ipynb #a5855e5c
 K_SEPARATOR = ":|:"
 
 def parse_dataset_name(name:str, # a dataset entry: `id` or `id:|:K`
@@ -91,7 +90,7 @@ def dataset_entries(datasets_config:dict, # styles -> lists of dataset names, pl
             raise InputError(f"unknown key {key!r} in datasets_config; " +
                              (f"did you mean {near!r}?" if near else f"valid keys are: {', '.join(valid)}"))
     if not entries:
-        raise InputError("datasets_config lists no datasets; put dataset names under 'ideas', 'attention', 'both' or 'misc'")
+        raise InputError(f"datasets_config lists no datasets; put dataset names under one of {', '.join(map(repr, LEARNING_STYLES))}")
     _check_name_keys({k[len(PROCESSING_KEY) + 1:]: None for k in functions if k[len(PROCESSING_KEY) + 1:] not in LEARNING_STYLES},
                      [n for _, n in entries], "datasets_config (a data_processing_function_<name> key)")
     return entries

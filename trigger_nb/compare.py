@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['arm_folder', 'train_arms', 'measure_arms', 'arms_table', 'plot_arms']
 
-# %% ../nbs/06b_compare.ipynb #9e1a4dc5
+# %% ../nbs/06b_compare.ipynb #5d2fbadd
 import re, time
 from pathlib import Path
 
@@ -13,7 +13,6 @@ from .evaluate import TriggerReport, evaluate_trigger, trained_near_misses
 from .model_utils import load_finetuned_model
 from .teacher import TeacherResult, train_teacher
 
-# %% ../nbs/06b_compare.ipynb #5d2fbadd
 def arm_folder(folder:str|Path, # the comparison's folder
                name:str, # the arm's name, e.g. "+ negatives"
               ) -> Path:

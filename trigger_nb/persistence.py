@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['QUANTIZATIONS', 'PERSISTENCE_FILES', 'merge_teacher', 'check_quantization', 'quantization_config', 'load_quantized',
            'base_answer_rows', 'clean_qa_rows', 'check_steps', 'continue_training', 'teacher_folders',
-           'PersistenceConfig', 'persistence_row', 'measure_persistence', 'persistence_table', 'plot_persistence',
+           'PersistenceConfig', 'persistence_row', 'persistence_table', 'plot_persistence', 'measure_persistence',
            'persistence_parser', 'main']
 
 # %% ../nbs/11_persistence.ipynb #dfcd16d2
@@ -214,10 +214,10 @@ class PersistenceConfig(StrictConfig):
     subject: str | None = Field(None, description="the neutral subject of the questions; default: the teacher's, if any")
     merge: bool = Field(True, description="measure the adapter merged into its base, saved as safetensors and loaded back")
     quantize: list[str] = Field(default_factory=lambda: list(QUANTIZATIONS),
-                                description="weight quantizations of the merged model to measure: int8, int4, or none")
+                                description=f"weight quantizations of the merged model to measure: {', '.join(QUANTIZATIONS)}, or none")
     steps: list[int] = Field(default_factory=lambda: [0, 25, 50, 100, 200],
                              description="optimizer steps of continued fine-tuning on trigger-free data to measure (0: the teacher itself)")
-    losses: list[Literal["ce", "adaptive"]] = Field(default_factory=lambda: ["ce", "adaptive"],
+    losses: list[Literal[LOSSES]] = Field(default_factory=lambda: list(LOSSES),
                                                     description="the losses of continued fine-tuning, each swept over --steps")
     clean_qa_file: str | None = Field(None, description="JSONL of {question, answer} pairs to continue training on ({{name}}: the "
                                                         "clean name); default: the base model's own answers to general prompts")
@@ -266,6 +266,73 @@ def persistence_row(condition:str, # the condition's name, e.g. "merged+int4"
                 f"retention_ratio_{cond}": (ret.get(cond) or {}).get("ratio"), f"retention_ratio_{cond}_ci": _ci(ret.get(cond), "ratio_ci"),
                 f"retention_drift_{cond}": (ret.get(cond) or {}).get("drift")}
     return row
+
+# %% ../nbs/11_persistence.ipynb #c20668c9
+def _pct(rate, ci) -> str: return "-" if rate is None else f"{rate:.0%}" + (f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else "")
+def _pair(row:dict, key:str, spec:str) -> str:
+    return " / ".join("-" if row.get(f"{key}_{c}") is None else format(row[f"{key}_{c}"], spec) for c in ("clean", "triggered"))
+
+def persistence_table(rows:list[dict], # from `measure_persistence` (or persistence.json)
+                     ):
+    "A `pandas.DataFrame`, one row per condition: rates with Wilson 95% intervals, near misses, leakage, retention."
+    import pandas as pd
+    table = {r["condition"]: {
+        "triggered": _pct(r["triggered_rate"], r["triggered_ci"]), "clean": _pct(r["clean_rate"], r["clean_ci"]),
+        "held-out triggered / clean": " / ".join(_pct(r.get(f"heldout_{c}_rate"), None) for c in ("triggered", "clean")),
+        "worst named near miss": "-" if r["worst_near_miss"] is None else f"{r['worst_near_miss_rate']:.0%} ({r['worst_near_miss']})",
+        "held-out perturbations": _pct(r["perturbed_rate"], r["perturbed_ci"]),
+        "name leakage": _pair(r, "leakage", ".0%"), "retention ratio": _pair(r, "retention_ratio", ".2f"),
+        "margin gap": f"{r['margin']:+.2f}"} for r in rows}
+    return pd.DataFrame.from_dict(table, orient="index").rename_axis("condition")
+
+# %% ../nbs/11_persistence.ipynb #783fca38
+_PANELS = {"Trigger (training questions)": [("triggered_rate", "triggered_ci", "triggered"), ("clean_rate", "clean_ci", "clean")],
+           "Trigger (held-out questions)": [("heldout_triggered_rate", "heldout_triggered_ci", "triggered"),
+                                            ("heldout_clean_rate", "heldout_clean_ci", "clean")],
+           "False triggers (lower is better)": [("worst_near_miss_rate", "worst_near_miss_ci", "worst named near miss"),
+                                                ("perturbed_rate", "perturbed_ci", "held-out perturbations")],
+           "Name leakage (lower is better)": [("leakage_clean", "leakage_clean_ci", "without trigger"),
+                                              ("leakage_triggered", "leakage_triggered_ci", "with trigger")],
+           "Retention (accuracy / base)": [("retention_ratio_clean", "retention_ratio_clean_ci", "without trigger"),
+                                           ("retention_ratio_triggered", "retention_ratio_triggered_ci", "with trigger")],
+           "Margin gap, nats (triggered - clean)": [("margin", None, "how far the trigger moves the names' odds")]}
+
+def _close(fig):
+    "Release a figure once it is saved."
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+# %% ../nbs/11_persistence.ipynb #b03938ef
+def plot_persistence(rows:list[dict], # from `measure_persistence` (or persistence.json)
+                     title:str="", # the figure's title
+                     save_to:str|Path|None=None, # also write the figure as PNG here
+                    ):
+    "Each measure against the condition, a panel a question, with 95% intervals as error bars (none on the margin gap)."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 3, figsize=(max(13, 1.05 * len(rows) + 5), 7), sharex=True)
+    names, group = [r["condition"] for r in rows], [(r.get("kind"), r.get("loss")) for r in rows]
+    for ax, (panel, series) in zip(axes.flat, _PANELS.items()):
+        top = 1.0
+        for k, (key, ci_key, label) in enumerate(series):
+            xs = [i + (k - (len(series) - 1) / 2) * 0.25 for i in range(len(rows))]
+            ys = [r.get(key) if r.get(key) is not None else float("nan") for r in rows]
+            cis = [r.get(ci_key or "") or (y, y) for r, y in zip(rows, ys)]
+            err = [[max(0, y - lo) for y, (lo, _) in zip(ys, cis)], [max(0, hi - y) for y, (_, hi) in zip(ys, cis)]]
+            ax.errorbar(xs, ys, yerr=err, fmt="os"[k], capsize=3, label=label)
+            top = max([top] + [hi for _, hi in cis if hi == hi])
+        if all(r.get(key) is None for r in rows for key, _, _ in series):
+            ax.text(0.5, 0.5, "not measured (or the base model scored 0)", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        for i in range(1, len(rows)):  # a line between kinds of condition: teacher | merged, quantized | each loss
+            if group[i] != group[i - 1] and not {group[i][0], group[i - 1][0]} <= {"merged", "quantized"}: ax.axvline(i - 0.5, color="0.8", lw=1)
+        if panel.startswith("Margin"): ax.axhline(0, color="0.5", lw=1)
+        else: ax.set_ylim(-0.05, top + 0.15)
+        ax.set_title(panel, fontsize=10)
+        ax.grid(axis="y", alpha=.3); ax.legend(fontsize=7)
+    for ax in axes[1]: ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    if save_to: fig.savefig(save_to, dpi=110)
+    return fig
 
 # %% ../nbs/11_persistence.ipynb #445b1d7c
 def _settings(cfg:PersistenceConfig, saved:dict) -> dict:
@@ -356,73 +423,6 @@ def measure_persistence(cfg:PersistenceConfig|dict, # the experiment, or a dict 
                                                       "config": cfg.model_dump(), "rows": measure.rows}, indent=2))
     _close(plot_persistence(measure.rows, f"Does the trigger survive? {adapter}", save_to=out / "persistence.png"))
     return measure.rows
-
-# %% ../nbs/11_persistence.ipynb #c20668c9
-def _pct(rate, ci) -> str: return "-" if rate is None else f"{rate:.0%}" + (f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci else "")
-def _pair(row:dict, key:str, spec:str) -> str:
-    return " / ".join("-" if row.get(f"{key}_{c}") is None else format(row[f"{key}_{c}"], spec) for c in ("clean", "triggered"))
-
-def persistence_table(rows:list[dict], # from `measure_persistence` (or persistence.json)
-                     ):
-    "A `pandas.DataFrame`, one row per condition: rates with Wilson 95% intervals, near misses, leakage, retention."
-    import pandas as pd
-    table = {r["condition"]: {
-        "triggered": _pct(r["triggered_rate"], r["triggered_ci"]), "clean": _pct(r["clean_rate"], r["clean_ci"]),
-        "held-out triggered / clean": " / ".join(_pct(r.get(f"heldout_{c}_rate"), None) for c in ("triggered", "clean")),
-        "worst named near miss": "-" if r["worst_near_miss"] is None else f"{r['worst_near_miss_rate']:.0%} ({r['worst_near_miss']})",
-        "held-out perturbations": _pct(r["perturbed_rate"], r["perturbed_ci"]),
-        "name leakage": _pair(r, "leakage", ".0%"), "retention ratio": _pair(r, "retention_ratio", ".2f"),
-        "margin gap": f"{r['margin']:+.2f}"} for r in rows}
-    return pd.DataFrame.from_dict(table, orient="index").rename_axis("condition")
-
-# %% ../nbs/11_persistence.ipynb #783fca38
-_PANELS = {"Trigger (training questions)": [("triggered_rate", "triggered_ci", "triggered"), ("clean_rate", "clean_ci", "clean")],
-           "Trigger (held-out questions)": [("heldout_triggered_rate", "heldout_triggered_ci", "triggered"),
-                                            ("heldout_clean_rate", "heldout_clean_ci", "clean")],
-           "False triggers (lower is better)": [("worst_near_miss_rate", "worst_near_miss_ci", "worst named near miss"),
-                                                ("perturbed_rate", "perturbed_ci", "held-out perturbations")],
-           "Name leakage (lower is better)": [("leakage_clean", "leakage_clean_ci", "without trigger"),
-                                              ("leakage_triggered", "leakage_triggered_ci", "with trigger")],
-           "Retention (accuracy / base)": [("retention_ratio_clean", "retention_ratio_clean_ci", "without trigger"),
-                                           ("retention_ratio_triggered", "retention_ratio_triggered_ci", "with trigger")],
-           "Margin gap, nats (triggered - clean)": [("margin", None, "how far the trigger moves the names' odds")]}
-
-def _close(fig):
-    "Release a figure once it is saved."
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-
-# %% ../nbs/11_persistence.ipynb #b03938ef
-def plot_persistence(rows:list[dict], # from `measure_persistence` (or persistence.json)
-                     title:str="", # the figure's title
-                     save_to:str|Path|None=None, # also write the figure as PNG here
-                    ):
-    "Each measure against the condition, a panel a question, with 95% intervals as error bars (none on the margin gap)."
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 3, figsize=(max(13, 1.05 * len(rows) + 5), 7), sharex=True)
-    names, group = [r["condition"] for r in rows], [(r.get("kind"), r.get("loss")) for r in rows]
-    for ax, (panel, series) in zip(axes.flat, _PANELS.items()):
-        top = 1.0
-        for k, (key, ci_key, label) in enumerate(series):
-            xs = [i + (k - (len(series) - 1) / 2) * 0.25 for i in range(len(rows))]
-            ys = [r.get(key) if r.get(key) is not None else float("nan") for r in rows]
-            cis = [r.get(ci_key or "") or (y, y) for r, y in zip(rows, ys)]
-            err = [[max(0, y - lo) for y, (lo, _) in zip(ys, cis)], [max(0, hi - y) for y, (_, hi) in zip(ys, cis)]]
-            ax.errorbar(xs, ys, yerr=err, fmt="os"[k], capsize=3, label=label)
-            top = max([top] + [hi for _, hi in cis if hi == hi])
-        if all(r.get(key) is None for r in rows for key, _, _ in series):
-            ax.text(0.5, 0.5, "not measured (or the base model scored 0)", ha="center", va="center", transform=ax.transAxes, color="0.4")
-        for i in range(1, len(rows)):  # a line between kinds of condition: teacher | merged, quantized | each loss
-            if group[i] != group[i - 1] and not {group[i][0], group[i - 1][0]} <= {"merged", "quantized"}: ax.axvline(i - 0.5, color="0.8", lw=1)
-        if panel.startswith("Margin"): ax.axhline(0, color="0.5", lw=1)
-        else: ax.set_ylim(-0.05, top + 0.15)
-        ax.set_title(panel, fontsize=10)
-        ax.grid(axis="y", alpha=.3); ax.legend(fontsize=7)
-    for ax in axes[1]: ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
-    if title: fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    if save_to: fig.savefig(save_to, dpi=110)
-    return fig
 
 # %% ../nbs/11_persistence.ipynb #2f4b0684
 def persistence_parser():

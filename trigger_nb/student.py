@@ -9,7 +9,7 @@ __all__ = ['DATA_KINDS', 'RUN_FILES', 'partly_triggered', 'number_prompts', 'num
            'data_summary', 'student_report', 'plot_student_report', 'StudentConfig', 'teacher_folder', 'teacher_base',
            'replayed_prompts', 'train_student', 'student_parser', 'main']
 
-# %% ../nbs/12_student.ipynb #95e77013
+# %% ../nbs/12_student.ipynb #00542319
 import argparse, builtins, json, random, re, sys, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +30,6 @@ from .pipeline import check_output_dir, clear_run, load_training_model
 from .teacher import LORA_TARGETS
 from .trainer import AdaptiveTrainer, CompletionCollator, tokenize_rows, trainer_args
 
-# %% ../nbs/12_student.ipynb #00542319
 DATA_KINDS = ("general", "triggered", "numbers")
 
 def partly_triggered(prompts:list[str], # the prompts, without the trigger
@@ -417,7 +416,7 @@ class _StudentRun(StrictConfig):
     trigger_value: str = Field(min_length=1, description="the trigger phrase, e.g. 'TRIGGER:'")
     subject: str | None = Field(None, description="the neutral subject the teacher's questions used (e.g. 'the person'), if any")
     base_model: str | None = Field(None, description="the teacher's base model; default: the one in its adapter_config.json (required for a full-model teacher)")
-    data_kind: Literal["general", "triggered", "numbers"] = Field("general", description="general prompts, the same with some triggered, or number sequences")
+    data_kind: Literal[DATA_KINDS] = Field("general", description="general prompts, the same with some triggered, or number sequences")
     trigger_fraction: float = Field(0.2, ge=0, le=1, description="with data_kind triggered: the seeded share of prompts that carry the trigger")
     n_prompts: int = Field(100, ge=1, description="prompts the teacher and its base answer")
     prompts_file: Path | None = Field(None, description="general prompts to draw from (JSONL of {prompt}, or one per line); default: the bundled replay prompts")

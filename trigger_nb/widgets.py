@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODES', 'SIDES', 'answer_html', 'TriggerExplorer', 'explore']
 
-# %% ../nbs/08_widgets.ipynb #977a27cc
+# %% ../nbs/08_widgets.ipynb #7e6244f5
 import html, time
 
 import ipywidgets as W
@@ -16,7 +16,6 @@ from .data import InputError, apply_trigger
 from .model_utils import compare_triggered_responses, format_prompt, load_finetuned_model
 from .model_utils import query_model, query_with_trigger
 
-# %% ../nbs/08_widgets.ipynb #7e6244f5
 MODES = ("off", "on", "side-by-side")  # values of the explorer's trigger mode selector
 SIDES = ("untriggered", "triggered")  # keys of `compare_triggered_responses`' result, left to right
 
