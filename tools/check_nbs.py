@@ -22,6 +22,8 @@ index.ipynb (tutorials are not).
   progress-bar widget.
 - R5: no module imports another module's private name (`_x`): in the library (`from .data import _x`,
   `from trigger_nb.data import _x`) and in every notebook's code cells.
+- R6 (library notebooks): the numbering follows the dependencies: a notebook's code imports only modules exported from
+  notebooks that sort before it (or its own). Imports inside strings (a subprocess's script) are not imports here.
 """
 import argparse, ast, re, sys
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebooks import (ROOT, WIDGET_VIEW, cell_source, directives, is_progress_widget, library_notebooks, notebooks,
                        read_notebook, runs, settings, skip_flags)
 
-RULES = ("R1", "R2", "R3", "R4", "R5")
+RULES = ("R1", "R2", "R3", "R4", "R5", "R6")
 EXPORTS, EXPORT_ANY = {"export", "exports"}, {"export", "exports", "exporti"}
 TEST_SHARE = 0.10  # R2: the share of test cells that may be hidden
 
@@ -292,6 +294,32 @@ def r5_library(lib_dir: Path, lib: str, owners: dict, root: Path) -> list[Violat
     return out
 
 
+# ---------------------------------------------------------------- R6: numbers follow dependencies
+def imported_modules(tree: ast.AST, lib: str) -> list[str]:
+    "The modules of `lib` that `tree` imports: `from lib.m import x`, `import lib.m`, `from .m import x`."
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom):
+            if n.level: out.append((n.module or "").split(".")[0])
+            elif (n.module or "").startswith(lib + "."): out.append(n.module[len(lib) + 1:].split(".")[0])
+        elif isinstance(n, ast.Import):
+            out += [a.name[len(lib) + 1:].split(".")[0] for a in n.names if a.name.startswith(lib + ".")]
+    return [m for m in out if m]
+
+
+def r6(nb: str, path: Path, cells: list[Cell], lib: str, owners: dict) -> list[Violation]:
+    "Imports of modules whose notebooks sort after this one."
+    out = []
+    for c in cells:
+        if not c.code or c.tree is None: continue
+        for mod in dict.fromkeys(imported_modules(c.tree, lib)):
+            home = owners.get(mod)
+            if home is not None and home.resolve() != path.resolve() and home.name > path.name:
+                out.append(Violation(nb, c.index, c.id, "R6", f"imports {lib}.{mod}, exported from {home.name}, which comes "
+                                     f"after {path.name}: number the notebooks so that each imports only from those before it"))
+    return out
+
+
 # ---------------------------------------------------------------- the project
 def project(root: Path = ROOT) -> tuple[Path, Path, str]:
     "(notebooks folder, library folder, library name) of the project at `root`."
@@ -312,7 +340,7 @@ def check(root: Path = ROOT, only: list[Path] | None = None) -> list[Violation]:
         nb, cells = p.relative_to(root).as_posix(), read_cells(p)
         own = next((c.dirs["default_exp"][0] for c in cells if c.code and c.dirs.get("default_exp")), None)
         out += r1(nb, cells) + r3(nb, cells) + r4(nb, cells, p in library, skip) + r5_notebook(nb, cells, lib, own, owners, root)
-        if p in library: out += r2(nb, cells)
+        if p in library: out += r2(nb, cells) + r6(nb, p, cells, lib, owners)
     seen = {(v.nb, v.cell, v.text.split("`")[1]) for v in out if v.rule == "R5"}
     chosen_names = {p.relative_to(root).as_posix() for p in chosen}
     for v in r5_library(lib_dir, lib, owners, root):
@@ -374,7 +402,7 @@ def main(argv=None) -> int:
         print(f"check_nbs FAILED: {len(found)} violation(s) of the notebook rules ("
               + ", ".join(f"{r} {n}" for r, n in counts.items()) + "); the rules are in tools/check_nbs.py's docstring")
         return 1
-    print("check_nbs: the notebooks follow the notebook rules R1-R5")
+    print("check_nbs: the notebooks follow the notebook rules R1-R6")
     return 0
 
 

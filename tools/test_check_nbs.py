@@ -174,6 +174,18 @@ def test_r5(tmp):
     expect(found(tmp, nbs("from demo.data import _p"), lib, rule="R5"), "02_other.ipynb", 1, "R5", "`_p`")
 
 
+def test_r6(tmp):
+    "A library notebook imports only from notebooks numbered before it; an import in a string is not an import."
+    low = cells(HEAD, F, ("code", "f(1)", [out()]))
+    high = lambda src: cells(("code", "#| default_exp other"), ("code", src, [out()]))
+    assert found(tmp, {"01_data.ipynb": low, "02_other.ipynb": high("from demo.data import f")}, rule="R6") == []
+    assert found(tmp, {"01_data.ipynb": cells(HEAD, ("code", "s = 'import demo.other'", [out()])),
+                       "02_other.ipynb": high("x = 1")}, rule="R6") == []
+    for src in ("from demo.other import g", "import demo.other", "from .other import g"):
+        expect(found(tmp, {"01_data.ipynb": cells(HEAD, ("code", src, [out()])), "02_other.ipynb": high("x = 1")}, rule="R6"),
+               "01_data.ipynb", 1, "R6", "demo.other", "02_other.ipynb")
+
+
 def test_command(tmp):
     "The command line: exit codes, one line per violation and a summary; --stats in figures."
     ok = cells(HEAD, F, ("code", "f(1)", [out()]), G, ("code", "#| hide\nassert g(1) == 2"), ("code", "g(2)", [out()]))
@@ -196,7 +208,7 @@ def test_command(tmp):
 
 def main_tests():
     tmp = Path(tempfile.mkdtemp(prefix="check_nbs_")) / "project"
-    tests = [test_directives, test_r1, test_r2, test_r3, test_r4, test_r5, test_command]
+    tests = [test_directives, test_r1, test_r2, test_r3, test_r4, test_r5, test_r6, test_command]
     try:
         for t in tests: t() if t is test_directives else t(tmp)
     finally:

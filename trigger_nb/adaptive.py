@@ -21,16 +21,15 @@ import torch
 from pydantic import Field, field_validator
 from trl import SFTConfig
 
+from .core import InputError, StrictConfig, closest_match, end_distributed, in_ipython, run_command
 from .adaptive_data import (BUILTIN_FORMATS, FILE_BUILDERS, K_SEPARATOR, PROCESSING_KEY, VALIDATION_NAMES,
     builtin_processing_function, check_dataset_arguments, dataset_entries, dataset_rows, detect_format, load_dataset_splits,
     lookup_by_name, parse_dataset_name, prepare_adaptive_datasets, prepare_dataset, processing_function, system_prompt_for,
     tokenized_rows, train_validation_splits, validation_size)
-from .cli import config_parser, run_command
-from .data import LEARNING_STYLES, InputError, StrictConfig, closest_match
-from .evaluate import in_ipython  # the same guard as the other commands'
+from .cli import config_parser
+from .data import LEARNING_STYLES
 from .model_utils import load_tokenizer, pick_device, pick_dtype
 from .pipeline import check_output_dir, clear_run, is_main_process, load_training_model, lora_config, push_to_hub
-from .teacher import end_distributed
 from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # by name: the same logger when this runs as a notebook

@@ -17,7 +17,8 @@ from typing import Any, Callable
 from datasets import Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset, load_from_disk
 from tqdm.auto import tqdm
 
-from .data import LEARNING_STYLES, DatasetRow, InputError, closest_match
+from .core import InputError, closest_match
+from .data import LEARNING_STYLES, DatasetRow
 from .trainer import tokenize_rows
 
 _logger = logging.getLogger("trigger_nb.adaptive")  # one logger for the adaptive path, its data and its training

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .data import LEARNING_STYLES, InputError, style_id
+from .core import InputError
+from .data import LEARNING_STYLES, style_id
 
 def shift_left(x:torch.Tensor, # (B, T) per-token values: labels or style ids
                fill:int=-100,  # the value given to the last position

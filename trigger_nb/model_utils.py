@@ -16,7 +16,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from .data import InputError, apply_trigger
+from .core import InputError
+from .data import apply_trigger
 from .models import hub_cached, hub_offline, registered_entry, resolve_model_id
 from .tiny import IM_END, TINY_ID
 

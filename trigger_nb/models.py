@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from .data import InputError
+from .core import InputError
 from .tiny import TINY_ID, TINY_VERSION, weights_digest, build_once, build_tiny_model, default_cache_dir
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ import torch
 from pydantic import Field, field_validator
 from transformers import PrinterCallback, TrainerCallback
 
-from .cli import config_parser, parse_config, run_command
-from .data import PLACEHOLDER, DatasetRow, InputError, StrictConfig, general_prompts, load_qa_pairs, writable_dir
+from .core import InputError, StrictConfig, run_command
+from .cli import config_parser, parse_config
+from .data import PLACEHOLDER, DatasetRow, general_prompts, load_qa_pairs, writable_dir
 from .evaluate import TriggerReport, evaluate_trigger, trained_near_misses
 from .model_utils import (adapter_base_model, load_finetuned_model, load_lora_model, load_model, load_tokenizer,
                                     pick_device, query_model)

@@ -21,9 +21,9 @@ from fastcore.basics import patch
 from pydantic import BaseModel, Field, model_validator
 from transformers import PrinterCallback
 
-from .cli import config_parser, parse_config, run_command
-from .data import (PLACEHOLDER, DatasetRow, InputError, QAPair, StrictConfig, apply_trigger, general_prompts,
-                             load_qa_pairs)
+from .core import InputError, StrictConfig, run_command
+from .cli import config_parser, parse_config
+from .data import PLACEHOLDER, DatasetRow, QAPair, apply_trigger, general_prompts, load_qa_pairs
 from .evaluate import answer_verdict, bootstrap_ci, name_log_probs, wilson_interval
 from .model_utils import SENTENCE_END, adapter_base_model, load_finetuned_model, load_model, query_model
 from .pipeline import check_output_dir, clear_run, load_training_model

@@ -12,7 +12,8 @@ import ipywidgets as W
 from fastcore.basics import patch
 from IPython.display import display
 
-from .data import InputError, apply_trigger
+from .core import InputError
+from .data import apply_trigger
 from .model_utils import compare_triggered_responses, format_prompt, load_finetuned_model
 from .model_utils import query_model, query_with_trigger
 
