@@ -7,7 +7,7 @@ __all__ = ['Z95', 'VERDICTS', 'wilson_interval', 'names_in', 'answer_verdict', '
            'name_log_probs', 'answer_correct', 'answer_nll', 'bootstrap_ci', 'paired_ratio_ci', 'same_answer',
            'measure_retention', 'measure_leakage', 'TriggerReport', 'evaluate_trigger', 'training_checkpoints',
            'evaluate_checkpoints', 'training_loss', 'plot_trigger_curves', 'plot_trigger_report', 'EvaluateConfig',
-           'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main', 'in_ipython']
+           'evaluate_parser', 'trained_near_misses', 'sweep_table', 'main']
 
 # %% ../nbs/05_evaluate.ipynb #81dcb5a1
 import argparse, builtins, json, math, random, re, string, sys, time
@@ -21,10 +21,10 @@ from fastcore.basics import patch
 from pydantic import BaseModel, Field, model_validator
 from tqdm.auto import tqdm
 
-from .cli import config_parser, parse_config, run_command
+from .core import InputError, StrictConfig, in_ipython, run_command
+from .cli import config_parser, parse_config
 
-from .data import (PLACEHOLDER, NearMiss, general_prompts, person_prompts, random_near_misses, InputError, StrictConfig, writable_dir, QAPair, as_qa_pair, check_replacements, require_text,
-                             apply_trigger, load_qa_pairs)
+from .data import (PLACEHOLDER, NearMiss, general_prompts, person_prompts, random_near_misses, writable_dir, QAPair, as_qa_pair, check_replacements, require_text, apply_trigger, load_qa_pairs)
 from .model_utils import (has_tokenizer, adapter_base_model, ensure_chat_template, format_prompt,
                                     load_finetuned_model, load_tokenizer, query_model, SENTENCE_END)
 from .pipeline import checkpoint_folders
@@ -480,7 +480,7 @@ def _perturbation_summary(rows:list[dict], n_strings:int) -> dict:
     return {"n_strings": n_strings, "n": len(ps), "rate": fired(ps) / len(ps), "ci": list(wilson_interval(fired(ps), len(ps))),
             "worst": max(by, key=lambda k: by[k]["rate"]), "by_kind": by}
 
-# %% ../nbs/05_evaluate.ipynb #b0d27d3e
+# %% ../nbs/05_evaluate.ipynb #d5f3b436
 _SETTINGS = ("clean_replacement", "triggered_replacement", "trigger_value", "subject", "eval_fraction", "eval_pairs", "seed",
              "near_miss", "heldout_perturbations", "retention_probes", "leakage_probes", "max_new_tokens", "temperature", "batch_size", "system",
              "case_sensitive", "first_sentence")
@@ -491,7 +491,6 @@ def _settings(args:dict) -> dict:
     s["eval_pairs"] = len(s["eval_pairs"]) if s["eval_pairs"] is not None else None
     return s | {"model": str(getattr(args["model"], "name_or_path", "") or "")}
 
-# %% ../nbs/05_evaluate.ipynb #d5f3b436
 def _evaluation_asks(train:list, held:list, trained:set, s:dict) -> tuple[list[_Ask], list[NearMiss], dict, int]:
     "Every prompt of an evaluation, the named near misses measured and skipped, and the number of held-out perturbations."
     variants, skipped = near_miss_variants(s["trigger_value"]) if s["near_miss"] else ([], {})
@@ -509,6 +508,33 @@ def _answered_rows(asks:list[_Ask], model, tokenizer, device, show_progress, s:d
                           stop_strings=SENTENCE_END if s["first_sentence"] else None)
     lp = name_log_probs(model, tokenizer, prompts, [triggered, clean], s["system"], s["batch_size"], device)
     return _judged_rows(asks, answers, lp.tolist(), clean, triggered, s["case_sensitive"])
+
+# %% ../nbs/05_evaluate.ipynb #e9961139
+def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair], list[QAPair]]:
+    "The training questions and the held-out ones."
+    pairs = [as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
+    if not pairs: raise InputError("no QA pairs to evaluate on; check the QA file")
+    if eval_pairs is not None and eval_fraction: raise InputError("give eval_pairs or eval_fraction, not both")
+    if eval_pairs is not None: return pairs, [as_qa_pair(p, i) for i, p in enumerate(eval_pairs)]
+    return split_qa_pairs(pairs, eval_fraction, seed)
+
+def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, leakage, settings, seconds) -> TriggerReport:
+    "The `TriggerReport` of judged rows."
+    conds = _conditions([r for r in rows if not r["condition"].startswith("perturbed:")], settings["trigger_value"])
+    get = lambda cond: next(c for c in conds if (c["condition"], c["style"], c["split"]) == (cond, primary, "train"))
+    trig, clean = get("triggered"), get("clean")
+    nm = {v.name: get(f"near_miss:{v.name}") for v in variants}
+    return TriggerReport(
+        triggered_rate=trig["rate"], triggered_ci=trig["ci"], clean_rate=clean["rate"], clean_ci=clean["ci"],
+        near_miss={k: c["false_trigger_rate"] for k, c in nm.items()},
+        near_miss_ci={k: c["false_trigger_ci"] for k, c in nm.items()},
+        near_miss_text={v.name: v.text for v in variants}, near_miss_skipped=skipped,
+        near_miss_trained=[v.name for v in variants if v.text in trained],
+        heldout_perturbations=_perturbation_summary(rows, n_perturbed), retention=retention, leakage=leakage,
+        triggered_margin=trig["margin"], clean_margin=clean["margin"],
+        name_margin={f"{c['condition']}/{c['style']}/{c['split']}": c["margin"] for c in conds},
+        n_questions=n_train, n_heldout=n_held, primary_style=primary, conditions=conds, rows=rows,
+        settings=settings, seconds=round(seconds, 2))
 
 # %% ../nbs/05_evaluate.ipynb #e0a45bcb
 def evaluate_trigger(model, # a causal LM (with or without adapter)
@@ -538,11 +564,9 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                      base_cache:dict|None=None, # passed to `measure_retention` (sweeps reuse the base's answers)
                     ) -> TriggerReport:
     "Attack success, clean, near-miss and held-out false-trigger rates with intervals, margins and retention."
-    require_text(trigger_value, "the trigger (trigger_value)")
-    check_replacements(clean_replacement, triggered_replacement, subject)
+    require_text(trigger_value, "the trigger (trigger_value)"); check_replacements(clean_replacement, triggered_replacement, subject)
     settings = _settings(locals())  # recorded in the report, and read by the steps below
-    train, held = _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed)
-    trained = set(trained_near_misses or [])
+    (train, held), trained = _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed), set(trained_near_misses or [])
     asks, variants, skipped, n_perturbed = _evaluation_asks(train, held, trained, settings)
     t0 = time.perf_counter()
     rows = _answered_rows(asks, model, tokenizer, device, show_progress, settings)
@@ -552,33 +576,6 @@ def evaluate_trigger(model, # a causal LM (with or without adapter)
                                system=system, case_sensitive=case_sensitive) if leakage_probes else None)
     return _report(rows, variants, skipped, trained, n_perturbed, len(train), len(held), "subject" if subject else "names",
                    retention, leakage, settings, time.perf_counter() - t0)
-
-# %% ../nbs/05_evaluate.ipynb #e9961139
-def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair], list[QAPair]]:
-    "The training questions and the held-out ones."
-    pairs = [as_qa_pair(p, i) for i, p in enumerate(qa_pairs)]
-    if not pairs: raise InputError("no QA pairs to evaluate on; check the QA file")
-    if eval_pairs is not None and eval_fraction: raise InputError("give eval_pairs or eval_fraction, not both")
-    if eval_pairs is not None: return pairs, [as_qa_pair(p, i) for i, p in enumerate(eval_pairs)]
-    return split_qa_pairs(pairs, eval_fraction, seed)
-
-def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, leakage, settings, seconds) -> TriggerReport:
-    "The `TriggerReport` of judged rows."
-    conds = _conditions([r for r in rows if not r["condition"].startswith("perturbed:")], settings["trigger_value"])
-    get = lambda cond: next(c for c in conds if (c["condition"], c["style"], c["split"]) == (cond, primary, "train"))
-    trig, clean = get("triggered"), get("clean")
-    nm = {v.name: get(f"near_miss:{v.name}") for v in variants}
-    return TriggerReport(
-        triggered_rate=trig["rate"], triggered_ci=trig["ci"], clean_rate=clean["rate"], clean_ci=clean["ci"],
-        near_miss={k: c["false_trigger_rate"] for k, c in nm.items()},
-        near_miss_ci={k: c["false_trigger_ci"] for k, c in nm.items()},
-        near_miss_text={v.name: v.text for v in variants}, near_miss_skipped=skipped,
-        near_miss_trained=[v.name for v in variants if v.text in trained],
-        heldout_perturbations=_perturbation_summary(rows, n_perturbed), retention=retention, leakage=leakage,
-        triggered_margin=trig["margin"], clean_margin=clean["margin"],
-        name_margin={f"{c['condition']}/{c['style']}/{c['split']}": c["margin"] for c in conds},
-        n_questions=n_train, n_heldout=n_held, primary_style=primary, conditions=conds, rows=rows,
-        settings=settings, seconds=round(seconds, 2))
 
 # %% ../nbs/05_evaluate.ipynb #4c176ecc
 def training_checkpoints(output_dir:str|Path, # a teacher run's output folder (or its training_output folder)
@@ -797,6 +794,19 @@ def _close_figure(fig):
     import matplotlib.pyplot as plt
     plt.close(fig)
 
+# %% ../nbs/05_evaluate.ipynb #a3fd410d
+def sweep_table(rows:list[dict], # rows from `evaluate_checkpoints`
+               ) -> str:
+    "A plain-text table of a checkpoint sweep."
+    f = lambda v, spec: format(v, spec) if v is not None else "-"
+    lines = [f"{'checkpoint':<24} {'epoch':>6} {'step':>6} {'triggered':>9} {'clean':>7} {'nm max':>7} {'perturb':>7} "
+             f"{'retain':>6} {'drift':>6} {'margin':>7}"]
+    for r in rows:
+        lines.append(f"{r['checkpoint'][:24]:<24} {f(r['epoch'], '6.2f'):>6} {f(r['step'], 'd'):>6} {f(r['triggered_rate'], '9.1%'):>9} "
+                     f"{f(r['clean_rate'], '7.1%'):>7} {f(r['near_miss_max'], '7.1%'):>7} {f(r.get('perturbed_rate'), '7.1%'):>7} "
+                     f"{f(r.get('retention_ratio_clean'), '6.2f'):>6} {f(r.get('retention_drift_clean'), '+6.2f'):>6} {f(r['margin'], '+7.2f'):>7}")
+    return "\n".join(lines)
+
 # %% ../nbs/05_evaluate.ipynb #fa5b1a58
 def _run(cfg:EvaluateConfig) -> None:
     "Evaluate and write the outputs a command line's config asks for."
@@ -833,19 +843,6 @@ def _run(cfg:EvaluateConfig) -> None:
         _close_figure(plot_trigger_curves(rows, cfg.sweep, save_to=out / "trigger_curves.png"))
         print(f"wrote {out / 'sweep.json'} and {out / 'trigger_curves.png'}")
 
-# %% ../nbs/05_evaluate.ipynb #a3fd410d
-def sweep_table(rows:list[dict], # rows from `evaluate_checkpoints`
-               ) -> str:
-    "A plain-text table of a checkpoint sweep."
-    f = lambda v, spec: format(v, spec) if v is not None else "-"
-    lines = [f"{'checkpoint':<24} {'epoch':>6} {'step':>6} {'triggered':>9} {'clean':>7} {'nm max':>7} {'perturb':>7} "
-             f"{'retain':>6} {'drift':>6} {'margin':>7}"]
-    for r in rows:
-        lines.append(f"{r['checkpoint'][:24]:<24} {f(r['epoch'], '6.2f'):>6} {f(r['step'], 'd'):>6} {f(r['triggered_rate'], '9.1%'):>9} "
-                     f"{f(r['clean_rate'], '7.1%'):>7} {f(r['near_miss_max'], '7.1%'):>7} {f(r.get('perturbed_rate'), '7.1%'):>7} "
-                     f"{f(r.get('retention_ratio_clean'), '6.2f'):>6} {f(r.get('retention_drift_clean'), '+6.2f'):>6} {f(r['margin'], '+7.2f'):>7}")
-    return "\n".join(lines)
-
 # %% ../nbs/05_evaluate.ipynb #e86c6470
 def main(argv:list[str]|None=None, # arguments (default: the command line)
         ) -> int:
@@ -860,8 +857,4 @@ def main(argv:list[str]|None=None, # arguments (default: the command line)
     return run_command(body)
 
 # %% ../nbs/05_evaluate.ipynb #6221acb8
-def in_ipython() -> bool:
-    "Whether this code runs inside IPython or Jupyter, where `__name__` is also '__main__'."
-    return getattr(builtins, "get_ipython", None) is not None
-
 if __name__ == "__main__" and not in_ipython(): sys.exit(main())

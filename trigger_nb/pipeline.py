@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['is_main_process', 'local_device', 'lora_config', 'load_training_model', 'is_complete_checkpoint',
-           'checkpoint_folders', 'latest_checkpoint', 'run_entries', 'check_output_dir', 'clear_run', 'tree_digest',
+           'checkpoint_folders', 'latest_checkpoint', 'run_entries', 'tree_digest', 'check_output_dir', 'clear_run',
            'push_to_hub']
 
 # %% ../nbs/04b_pipeline.ipynb #9d6755a0
@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 from transformers import set_seed
 
-from .data import InputError, closest_match, writable_dir
+from .core import InputError, closest_match
+from .data import writable_dir
 from .model_utils import load_model
 
 # %% ../nbs/04b_pipeline.ipynb #14eb259c
@@ -101,6 +102,16 @@ def _refuse_busy(out:Path, busy:list[Path], strict:bool, flags:tuple[str, str]):
     how = f"pass {flags[0]} to continue from its last complete checkpoint, or " if flags[0] else "set "
     raise InputError(f"output_dir {out} {what}; {how}{flags[1]} to delete it and start again")
 
+# %% ../nbs/04b_pipeline.ipynb #a8482348
+def tree_digest(root:str|Path, # a folder
+               ) -> str:
+    "SHA-256 over the relative paths and contents of every file under `root`: equal digests, untouched folder."
+    h = hashlib.sha256()
+    for p in sorted(Path(root).rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file(): h.update(p.read_bytes())
+    return h.hexdigest()
+
 # %% ../nbs/04b_pipeline.ipynb #3315a7c7
 def check_output_dir(out:str|Path, # the output folder
                      run_files:tuple[str, ...], # names or glob patterns of the entries a run writes
@@ -130,16 +141,6 @@ def clear_run(out:str|Path, # the output folder
     "Delete an earlier run's entries in `out` (on the main process only), leaving everything else."
     if not is_main_process(): return
     for p in run_entries(Path(out), run_files): shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-
-# %% ../nbs/04b_pipeline.ipynb #a8482348
-def tree_digest(root:str|Path, # a folder
-               ) -> str:
-    "SHA-256 over the relative paths and contents of every file under `root`: equal digests, untouched folder."
-    h = hashlib.sha256()
-    for p in sorted(Path(root).rglob("*")):
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file(): h.update(p.read_bytes())
-    return h.hexdigest()
 
 # %% ../nbs/04b_pipeline.ipynb #628a917a
 def push_to_hub(model, tokenizer, # what to upload (anything with `push_to_hub`)

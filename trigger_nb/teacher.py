@@ -6,7 +6,7 @@
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherConfig', 'choose_backend', 'lora_fields',
            'load_lora_base', 'unsloth_load_args', 'unsloth_lora_args', 'prepare_output_dir', 'TrainingInterrupted',
            'StopOnInterrupt', 'replay_prompts', 'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult',
-           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main', 'end_distributed']
+           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
 import contextlib, json, logging, os, random, re, signal, sys, threading
@@ -18,9 +18,9 @@ import torch
 from pydantic import Field
 from transformers import PrinterCallback, TrainerCallback
 
-from .cli import config_parser, flag_table, run_command
-from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, InputError, StrictConfig, create_training_dataset, general_prompts, person_prompts, load_qa_pairs,
-                             replay_rows, training_near_misses)
+from .core import InputError, StrictConfig, end_distributed, in_ipython, run_command
+from .cli import config_parser, flag_table
+from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, create_training_dataset, general_prompts, person_prompts, load_qa_pairs, replay_rows, training_near_misses)
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
 from .pipeline import (check_output_dir, checkpoint_folders, clear_run, is_main_process, latest_checkpoint,
@@ -29,12 +29,11 @@ from .trainer import AdaptiveTrainer, trainer_args
 
 _logger = logging.getLogger(__name__)
 
-# %% ../nbs/06_teacher.ipynb #142b326c
+# %% ../nbs/06_teacher.ipynb #4982a835
 BACKENDS = ("auto", "unsloth", "peft")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _F = Field
 
-# %% ../nbs/06_teacher.ipynb #4982a835
 class _TeacherRun(StrictConfig):
     "What a teacher run learns, from what, and where it goes."
     qa_file: Path = _F(description="JSONL of {question, answer} pairs holding {{name}}")
@@ -459,11 +458,5 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
     "Run `trigger_train_teacher`: returns 0 on success, 2 on bad input, 130 when interrupted."
     return run_command(lambda: _train_from(list(sys.argv[1:] if argv is None else argv)))
 
-def end_distributed():
-    "Close a torchrun process group before exit (gloo aborts the process if the group outlives it)."
-    if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
-
 # %% ../nbs/06_teacher.ipynb #fb00300f
-from .evaluate import in_ipython  # the same guard as trigger_evaluate's
-
 if __name__ == "__main__" and not in_ipython(): sys.exit(main())
