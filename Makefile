@@ -59,7 +59,7 @@ test: install ## the test command: check and run every notebook, build and check
 	$(BIN)/python tools/run_tests.py
 
 # The notebook rules alone, in a second (the test command runs them too); CHECK_NBS_ARGS="--stats" for the figures.
-check-nbs: ## check the notebooks against the notebook rules R1-R5 (tools/check_nbs.py)
+check-nbs: ## check the notebooks against the notebook rules R1-R6 (tools/check_nbs.py)
 	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) tools/check_nbs.py $(CHECK_NBS_ARGS)
 
 # The docs site in _docs/ (Sphinx + MyST-NB from nbdev's processed notebooks; see tools/build_docs.py) and README.md

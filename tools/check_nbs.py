@@ -328,7 +328,7 @@ def project(root: Path = ROOT) -> tuple[Path, Path, str]:
 
 
 def check(root: Path = ROOT, only: list[Path] | None = None) -> list[Violation]:
-    "Every violation of R1-R5 in the project at `root` (only in the notebooks `only`, when given)."
+    "Every violation of R1-R6 in the project at `root` (only in the notebooks `only`, when given)."
     root = Path(root).resolve()
     nbs, lib_dir, lib = project(root)
     library = set(library_notebooks(nbs))

@@ -43,7 +43,7 @@ def run_checks(*cmds) -> bool:
 
 
 def check_notebook_rules():
-    "Test the notebook checker on crafted notebooks, then check the project's notebooks against the rules (R1-R5)."
+    "Test the notebook checker on crafted notebooks, then check the project's notebooks against the rules (R1-R6)."
     return run_checks(["tools/test_check_nbs.py"], ["tools/check_nbs.py"])
 
 
