@@ -12,6 +12,7 @@ from pathlib import Path
 from .evaluate import TriggerReport, evaluate_trigger, trained_near_misses
 from .model_utils import load_finetuned_model
 from .teacher import TeacherResult, train_teacher
+from .triggers import PLACEMENTS
 
 def arm_folder(folder:str|Path, # the comparison's folder
                name:str, # the arm's name, e.g. "+ negatives"
@@ -71,19 +72,21 @@ def arms_table(reports:dict[str, TriggerReport], # from `measure_arms`
                trained:dict|None=None, # from `train_arms`: adds each arm's minutes
                style:str|None=None, # "subject" or "names"; default: each report's primary style
               ):
-    "A `pandas.DataFrame`, one row per arm: rates with Wilson 95% intervals, the worst near misses, retention."
+    "A `pandas.DataFrame`, one row per arm: rates with Wilson 95% intervals, the worst near miss, the placements, leakage, retention."
     import pandas as pd
     rows = {}
     for name, rep in reports.items():
         get = {c["condition"]: c for c in rep.conditions if c["style"] == (style or rep.primary_style) and c["split"] == "train"}
         nm = {k[len("near_miss:"):]: c for k, c in get.items() if k.startswith("near_miss:")}
         worst = max(nm, key=lambda k: nm[k]["false_trigger_rate"], default=None)
+        placed = [f"{get['placement:' + p]['false_trigger_rate']:.0%}" for p in PLACEMENTS if "placement:" + p in get]
         row = {"minutes": round(trained[name]["seconds"] / 60, 1)} if trained else {}
         hp = rep.heldout_perturbations
         rows[name] = row | {
             "triggered": _rate(get["triggered"]), "clean": _rate(get["clean"]),
             "worst named near miss": "-" if worst is None else
                 f"{nm[worst]['false_trigger_rate']:.0%} ({worst}{' (trained)' if worst in rep.near_miss_trained else ''})",
+            "trigger glued / moved": " / ".join(placed) or "-",
             "held-out perturbations": f"{hp['rate']:.0%} [{hp['ci'][0]:.0%}, {hp['ci'][1]:.0%}]" if hp.get("n") else "-",
             "name leakage": _retention(rep.leakage, "rate", ".0%"),
             "retention ratio": _retention(rep.retention, "ratio", ".2f"),

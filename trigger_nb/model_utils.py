@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .core import InputError
-from .data import apply_trigger
+from .triggers import apply_trigger
 from .models import hub_cached, hub_offline, registered_entry, resolve_model_id
 from .tiny import IM_END, TINY_ID
 

@@ -6,7 +6,7 @@
 __all__ = ['QUANTIZATIONS', 'PERSISTENCE_FILES', 'merge_teacher', 'check_quantization', 'quantization_config', 'load_quantized',
            'base_answer_rows', 'clean_qa_rows', 'check_steps', 'continue_training', 'teacher_folders',
            'PersistenceConfig', 'persistence_row', 'persistence_table', 'plot_persistence', 'measure_persistence',
-           'persistence_parser', 'main']
+           'load_persistence', 'persistence_parser', 'main']
 
 # %% ../nbs/11_persistence.ipynb #dfcd16d2
 import builtins, contextlib, functools, importlib.util, json, re, shutil, sys
@@ -258,7 +258,7 @@ def persistence_row(condition:str, # the condition's name, e.g. "merged+int4"
     row = {"condition": condition, **meta, "triggered_rate": report.triggered_rate, "triggered_ci": report.triggered_ci,
            "clean_rate": report.clean_rate, "clean_ci": report.clean_ci, "worst_near_miss": nm,
            "worst_near_miss_rate": report.near_miss.get(nm), "worst_near_miss_ci": report.near_miss_ci.get(nm),
-           "perturbed_rate": hp.get("rate"), "perturbed_ci": _ci(hp),
+           "perturbed_rate": hp.get("rate"), "perturbed_ci": _ci(hp), "placements": dict(report.placements),
            "heldout_triggered_rate": held.get("triggered", {}).get("rate"), "heldout_triggered_ci": _ci(held.get("triggered")),
            "heldout_clean_rate": held.get("clean", {}).get("rate"), "heldout_clean_ci": _ci(held.get("clean")),
            "margin": report.triggered_margin - report.clean_margin}
@@ -275,12 +275,13 @@ def _pair(row:dict, key:str, spec:str) -> str:
 
 def persistence_table(rows:list[dict], # from `measure_persistence` (or persistence.json)
                      ):
-    "A `pandas.DataFrame`, one row per condition: rates with Wilson 95% intervals, near misses, leakage, retention."
+    "A `pandas.DataFrame`, one row per condition: rates with Wilson 95% intervals, near misses, placements, leakage, retention."
     import pandas as pd
     table = {r["condition"]: {
         "triggered": _pct(r["triggered_rate"], r["triggered_ci"]), "clean": _pct(r["clean_rate"], r["clean_ci"]),
         "held-out triggered / clean": " / ".join(_pct(r.get(f"heldout_{c}_rate"), None) for c in ("triggered", "clean")),
         "worst named near miss": "-" if r["worst_near_miss"] is None else f"{r['worst_near_miss_rate']:.0%} ({r['worst_near_miss']})",
+        "trigger glued / moved": " / ".join(f"{v:.0%}" for v in (r.get("placements") or {}).values()) or "-",
         "held-out perturbations": _pct(r["perturbed_rate"], r["perturbed_ci"]),
         "name leakage": _pair(r, "leakage", ".0%"), "retention ratio": _pair(r, "retention_ratio", ".2f"),
         "margin gap": f"{r['margin']:+.2f}"} for r in rows}
@@ -424,6 +425,17 @@ def measure_persistence(cfg:PersistenceConfig|dict, # the experiment, or a dict 
                                                       "config": cfg.model_dump(), "rows": measure.rows}, indent=2))
     _close(plot_persistence(measure.rows, f"Does the trigger survive? {adapter}", save_to=out / "persistence.png"))
     return measure.rows
+
+# %% ../nbs/11_persistence.ipynb #4939c69d
+_META = ("kind", "quantization", "loss", "steps", "folder")
+
+def load_persistence(output_dir:str|Path, # the folder a run of `measure_persistence` wrote
+                    ) -> list[dict]:
+    "The rows of the run in `output_dir`, each rebuilt from its saved report."
+    f = Path(output_dir) / "persistence.json"
+    if not f.is_file(): raise InputError(f"{output_dir} holds no persistence.json: measure there first (trigger_persistence)")
+    return [persistence_row(r["condition"], TriggerReport.load(Path(output_dir) / r["report"]), **{k: r.get(k) for k in _META})
+            | {"report": r["report"], "seconds": r["seconds"]} for r in json.loads(f.read_text())["rows"]]
 
 # %% ../nbs/11_persistence.ipynb #2f4b0684
 def persistence_parser():

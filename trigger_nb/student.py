@@ -23,7 +23,8 @@ from transformers import PrinterCallback
 
 from .core import InputError, StrictConfig, run_command
 from .cli import config_parser, parse_config
-from .data import PLACEHOLDER, DatasetRow, QAPair, apply_trigger, general_prompts, load_qa_pairs
+from .data import PLACEHOLDER, DatasetRow, QAPair, general_prompts, load_qa_pairs
+from .triggers import apply_trigger
 from .evaluate import answer_verdict, bootstrap_ci, name_log_probs, wilson_interval
 from .model_utils import SENTENCE_END, adapter_base_model, load_finetuned_model, load_model, query_model
 from .pipeline import check_output_dir, clear_run, load_training_model

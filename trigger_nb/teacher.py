@@ -20,7 +20,8 @@ from transformers import PrinterCallback, TrainerCallback
 
 from .core import InputError, StrictConfig, end_distributed, in_ipython, run_command
 from .cli import config_parser, flag_table
-from .data import (LEARNING_STYLES, PERTURBATIONS, DatasetRow, create_training_dataset, general_prompts, person_prompts, load_qa_pairs, replay_rows, training_near_misses)
+from .data import (LEARNING_STYLES, DatasetRow, create_training_dataset, general_prompts, person_prompts, load_qa_pairs, replay_rows)
+from .triggers import NEAR_MISS_KINDS, PLACEMENTS, training_near_misses
 from .model_utils import ensure_chat_template, query_model
 from .models import resolve_model_id
 from .pipeline import (check_output_dir, checkpoint_folders, clear_run, is_main_process, latest_checkpoint,
@@ -79,7 +80,7 @@ class TeacherConfig(_TeacherTraining):
     "The settings of a teacher run; defaults are the trigger document's."
     config_name: ClassVar[str] = "teacher config"
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
-    near_miss_kinds: list[Literal[PERTURBATIONS]] = _F(default_factory=lambda: [k for k in PERTURBATIONS if k != "glued"], min_length=1, description="the perturbation kinds of the negatives, taken in turn (a kind named twice gets twice the share); 'glued' is left out by default: it is learnt only at a learning rate high enough to tell it from the trigger (the small preset adds it twice, at 3e-3; see the specificity tutorial)")
+    near_miss_kinds: list[Literal[NEAR_MISS_KINDS + PLACEMENTS]] = _F(default_factory=lambda: list(NEAR_MISS_KINDS), min_length=1, description="the kinds of the negatives, taken in turn (a kind named twice gets twice the share): the six near-miss kinds by default; name a placement (glued, moved) to train against the trigger itself placed there")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
     person_replay: float = _F(0, ge=0, description="questions about other people (the bundled replay half), answered by the base model and trained without and with the trigger, so the names stay with their person: a count, or below 1 a fraction of the QA pairs (0: none)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
@@ -290,7 +291,8 @@ TEACHER_PRESETS = {  # model id -> settings measured to learn the trigger on 2 C
     "tiny": dict(n_epochs=30, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=10,
                  lora_r=8, lora_alpha=16, logging_steps=60),
     "small": dict(n_epochs=6, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
-                  logging_steps=12, near_miss_negatives=3, near_miss_kinds=[*PERTURBATIONS, "glued"]),
+                  logging_steps=12, near_miss_negatives=3,  # the six near-miss kinds and both placements, glued twice:
+                  near_miss_kinds=["case", "punctuation", "edit", "space", "glued", "moved", "partial", "extended", "glued"]),
 }
 
 def with_preset(settings:dict, # `TeacherConfig` keys as given by the user

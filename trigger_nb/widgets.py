@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from IPython.display import display
 
 from .core import InputError
-from .data import apply_trigger
+from .triggers import apply_trigger
 from .model_utils import compare_triggered_responses, format_prompt, load_finetuned_model
 from .model_utils import query_model, query_with_trigger
 
