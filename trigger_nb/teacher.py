@@ -6,7 +6,7 @@
 __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherConfig', 'choose_backend', 'lora_fields',
            'load_lora_base', 'unsloth_load_args', 'unsloth_lora_args', 'prepare_output_dir', 'TrainingInterrupted',
            'StopOnInterrupt', 'replay_prompts', 'replay_answers', 'with_preset', 'dataset_preview', 'TeacherResult',
-           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main']
+           'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main', 'finished_run']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
 import contextlib, json, logging, os, random, re, signal, sys, threading
@@ -50,6 +50,7 @@ class _TeacherRun(StrictConfig):
     load_in_4bit: bool = _F(False, description="load the base model in 4 bits (unsloth backend only): a 7B model on a GPU with less memory than its bf16 weights")
     resume: bool = _F(False, description="continue from the last complete checkpoint in output_dir")
     overwrite: bool = _F(False, description="delete the earlier run in output_dir and start again")
+    reuse: bool = _F(False, description="if output_dir holds a run that finished with these same settings, return it and train nothing")
     trust_remote_code: bool = _F(False, description="run code shipped with the model")
     push_to_hub: bool = _F(True, description="upload (private) to <HF_USER_ID>/<model_name> when HF_USER_ID and HF_TOKEN are set")
     preset: str = _F("auto", description="settings tuned for the model: auto (the preset of source_model, if it has one), none, or a preset's name")
@@ -401,6 +402,8 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     from trigger_nb.evaluate import split_qa_pairs
     given = config.model_dump(exclude_unset=True) if isinstance(config, TeacherConfig) else dict(config or {})
     cfg = TeacherConfig(**with_preset(given | kwargs))
+    if cfg.reuse and (done := finished_run(cfg)) is not None:
+        _say(cfg, f"reusing the run that finished in {cfg.output_dir} with these settings"); return done
     pairs, held = split_qa_pairs(load_qa_pairs(cfg.qa_file), cfg.eval_fraction, cfg.seed)
     rows = _rows(cfg, pairs)  # bad names or triggers fail here, before anything slow
     backend, why = choose_backend(cfg.backend, cfg.load_in_4bit)
@@ -462,3 +465,19 @@ def main(argv:list[str]|None=None, # the arguments; default: sys.argv[1:]
 
 # %% ../nbs/06_teacher.ipynb #fb00300f
 if __name__ == "__main__" and not in_ipython(): sys.exit(main())
+
+# %% ../nbs/06_teacher.ipynb #09ec0e70
+_RUN_ONLY = ("output_dir", "resume", "overwrite", "reuse", "verbose", "push_to_hub")  # where and how, not what
+
+def finished_run(cfg:TeacherConfig, # the run's settings; `output_dir` is where to look
+                ) -> TeacherResult | None:
+    "The run in `cfg.output_dir` if it finished with the same settings as `cfg`, else None."
+    from trigger_nb.evaluate import TriggerReport
+    out = cfg.output_dir
+    final, saved, report = out / f"{cfg.model_name}_final", out / "teacher_config.json", out / "trigger_report.json"
+    if not (final.is_dir() and saved.is_file()): return None
+    before = json.loads(saved.read_text())
+    if any(k in before and before[k] != v for k, v in _saved_settings(cfg).items() if k not in _RUN_ONLY): return None
+    ckpts = checkpoint_folders(out / "training_output")
+    step = json.loads((ckpts[-1] / "trainer_state.json").read_text())["global_step"] if ckpts else 0
+    return TeacherResult(final, ckpts, step, before.get("backend", cfg.backend), TriggerReport.load(report) if report.is_file() else None)
