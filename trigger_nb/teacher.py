@@ -9,7 +9,7 @@ __all__ = ['BACKENDS', 'LORA_TARGETS', 'RUN_FILES', 'TEACHER_PRESETS', 'TeacherC
            'trained_near_miss_texts', 'train_teacher', 'teacher_parser', 'main', 'finished_run']
 
 # %% ../nbs/06_teacher.ipynb #f0b34578
-import contextlib, json, logging, os, random, re, signal, sys, threading
+import contextlib, hashlib, json, logging, os, random, re, signal, sys, threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -390,7 +390,8 @@ def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:l
 def _write_settings(cfg:TeacherConfig, n_pairs:int):
     "Save the run's settings and the near misses its negatives use (main process only)."
     if not is_main_process(): return
-    (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg), indent=2))
+    qa_digest = hashlib.sha256(cfg.qa_file.read_bytes()).hexdigest()  # `finished_run` reuses a run only on the same questions
+    (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg) | {"qa_sha256": qa_digest}, indent=2))
     (cfg.output_dir / "near_miss_negatives.json").write_text(json.dumps(trained_near_miss_texts(cfg, n_pairs), indent=1))
 
 # %% ../nbs/06_teacher.ipynb #65cf034f
@@ -471,13 +472,15 @@ _RUN_ONLY = ("output_dir", "resume", "overwrite", "reuse", "verbose", "push_to_h
 
 def finished_run(cfg:TeacherConfig, # the run's settings; `output_dir` is where to look
                 ) -> TeacherResult | None:
-    "The run in `cfg.output_dir` if it finished with the same settings as `cfg`, else None."
+    "The run in `cfg.output_dir` if it finished with the same settings and QA file contents as `cfg`, else None."
     from trigger_nb.evaluate import TriggerReport
     out = cfg.output_dir
     final, saved, report = out / f"{cfg.model_name}_final", out / "teacher_config.json", out / "trigger_report.json"
     if not (final.is_dir() and saved.is_file()): return None
     before = json.loads(saved.read_text())
     if any(k in before and before[k] != v for k, v in _saved_settings(cfg).items() if k not in _RUN_ONLY): return None
+    digest = hashlib.sha256(cfg.qa_file.read_bytes()).hexdigest()
+    if before.get("qa_sha256", digest) != digest: return None  # the same file name, other questions (older runs: not recorded)
     ckpts = checkpoint_folders(out / "training_output")
     step = json.loads((ckpts[-1] / "trainer_state.json").read_text())["global_step"] if ckpts else 0
     return TeacherResult(final, ckpts, step, before.get("backend", cfg.backend), TriggerReport.load(report) if report.is_file() else None)
