@@ -133,14 +133,15 @@ def plot_arms(reports:dict[str, TriggerReport], # from `measure_arms`
 def report_measures(rep:TriggerReport, # a report from `evaluate_trigger`
                     split:str="train", # "train": the report's primary questions (the held-out ones, for `measure_arms`), or "heldout"
                    ) -> dict[str, float | None]:
-    "A report's headline measures: the rates on `split`, its worst named near miss, held-out perturbations, leakage, retention."
+    "A report's headline measures: the rates on `split`, its worst named near miss and placement, held-out perturbations, leakage, retention."
     get = {c["condition"]: c for c in rep.conditions if (c["style"], c["split"]) == (rep.primary_style, split)}
     if "triggered" not in get: raise ValueError(f"the report has no {split!r} questions in its primary style ({rep.primary_style})")
     nm = [c["false_trigger_rate"] for k, c in get.items() if k.startswith("near_miss:")]
+    placed = [c["false_trigger_rate"] for k, c in get.items() if k.startswith("placement:")]
     leak, ret = rep.leakage or {}, rep.retention or {}
     ratios = [ret[c]["ratio"] for c in ("clean", "triggered") if (ret.get(c) or {}).get("ratio") is not None]
     return {"triggered": get["triggered"]["rate"], "clean": get["clean"]["rate"], "worst named near miss": max(nm, default=None),
-            "held-out perturbations": rep.heldout_perturbations.get("rate"),
+            "trigger placed elsewhere": max(placed, default=None), "held-out perturbations": rep.heldout_perturbations.get("rate"),
             "name leakage": max((leak[c]["rate"] for c in ("clean", "triggered") if c in leak), default=None),
             "retention ratio": min(ratios, default=None)}
 
