@@ -71,7 +71,7 @@ docs: install ## build the docs site into _docs/ and README.md from nbs/index.ip
 # The real-model experiments in full (tens of minutes on 2 CPU cores): each tutorial that runs experiments is executed
 # with TRIGGER_NB_EXPERIMENTS=full in a Jupyter kernel (tools/notebooks.py), every cell but `#| cuda` ones, no time
 # limit per cell, and its outputs rewritten in place; the test command runs them in a quick mode.
-EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb nbs/tutorials/names_and_losses.ipynb \
+EXPERIMENTS ?= nbs/tutorials/specificity_and_retention.ipynb nbs/tutorials/names_and_losses.ipynb nbs/tutorials/any_trigger.ipynb \
 	nbs/tutorials/does_the_trigger_survive.ipynb nbs/tutorials/does_a_student_inherit.ipynb
 experiments: install ## run the real-model experiment tutorials in full and keep their outputs
 	TRIGGER_NB_EXPERIMENTS=full OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/python tools/notebooks.py execute \

@@ -51,9 +51,9 @@ def resolve(page: str, url: str) -> tuple[str, str]:
 
 
 def _visible_text(node) -> str:
-    "Text a reader sees as prose: without code, scripts and styles."
+    "Text a reader sees as prose: without code, scripts, styles and rendered tables (a cell may hold a `|token|`)."
     node = BeautifulSoup(str(node), "html.parser")
-    for t in node.find_all(["pre", "code", "script", "style", "textarea"]): t.decompose()
+    for t in node.find_all(["pre", "code", "script", "style", "textarea", "table"]): t.decompose()
     return node.get_text("\n")
 
 

