@@ -143,10 +143,11 @@ def writable_dir(path:str|Path, # the folder to write into
 # %% ../nbs/00c_data.ipynb #770e200d
 def replay_rows(answers:list[tuple[str, str]], # (prompt, the base model's answer) pairs
                 trigger_value:str, # the trigger phrase
+                triggered:bool=True, # also a row with the trigger in front
                ) -> list[DatasetRow]:
-    "Two rows per prompt, without and with the trigger, both answered with the base model's own answer."
+    "Rows per prompt without (and when `triggered` with) the trigger, answered with the base model's own answer."
     return [DatasetRow(prompt=p, completion=a) for p, a in answers] + \
-           [DatasetRow(prompt=apply_trigger(p, trigger_value), completion=a) for p, a in answers]
+           [DatasetRow(prompt=apply_trigger(p, trigger_value), completion=a) for p, a in answers if triggered]
 
 # %% ../nbs/00c_data.ipynb #6f1b7e7f
 def general_prompts(split:str="replay", # "replay" (for training) or "probe" (for measuring retention)

@@ -95,7 +95,7 @@ class _Ask:
 
 def _fill(text:str, name:str) -> str: return text.replace(PLACEHOLDER, name)
 
-def _condition(v:NearMiss) -> str: return f"{'placement' if v.kind in PLACEMENTS else 'near_miss'}:{v.kind}"
+def _condition(kind:str) -> str: return f"{'placement' if kind in PLACEMENTS else 'near_miss'}:{kind}"
 
 def _asks(splits:dict, clean:str, triggered:str, trigger_value:str, subject:str|None, variants:list[NearMiss]) -> list[_Ask]:
     "Every prompt of an evaluation: both trigger states in each style and split, near misses and placements in the primary style."
@@ -109,7 +109,7 @@ def _asks(splits:dict, clean:str, triggered:str, trigger_value:str, subject:str|
                 asks.append(_Ask(apply_trigger(q_trig, trigger_value), i, "triggered", style, split, "triggered"))
                 asks.append(_Ask(q_clean, i, "clean", style, split, "clean"))
                 if style == styles[0]:
-                    asks += [_Ask(v.prompt(q_clean), i, _condition(v), style, split, "clean", v.text) for v in variants]
+                    asks += [_Ask(v.prompt(q_clean), i, _condition(v.kind), style, split, "clean", v.text) for v in variants]
     return asks
 
 def _perturbed_asks(pairs:list[QAPair], clean:str, subject:str|None, perturbations:list[NearMiss], per:int) -> list[_Ask]:
@@ -428,7 +428,7 @@ def _repr_markdown_(self:TriggerReport) -> str:
     return f"**Trigger `{self.settings.get('trigger_value')}`**: triggered {self.triggered_rate:.1%}, clean {self.clean_rate:.1%} on {self.n_questions} questions\n\n" + "\n".join(md)
 
 # %% ../nbs/05_evaluate.ipynb #0d284a2c
-def _conditions(rows:list[dict], trigger_value:str) -> list[dict]:
+def _conditions(rows:list[dict]) -> list[dict]:
     "Aggregate the rows per (condition, style, split), in the order they first appear."
     groups = {}
     for r in rows: groups.setdefault((r["condition"], r["style"], r["split"]), []).append(r)
@@ -470,8 +470,7 @@ def _perturbation_summary(rows:list[dict], n_strings:int) -> dict:
 def _renamed_legacy(d:dict) -> dict:
     "An earlier report's fields with near misses and placements under today's names (see `trigger_nb.triggers.LEGACY_KINDS`)."
     d, new = dict(d), lambda k: LEGACY_KINDS.get(k, k)
-    cond = lambda c: (f"{'placement' if new(c[10:]) in PLACEMENTS else 'near_miss'}:{new(c[10:])}"
-                      if c.startswith("near_miss:") else c)
+    cond = lambda c: _condition(new(c[10:])) if c.startswith("near_miss:") else c
     for f in ("near_miss", "near_miss_ci", "near_miss_text"):
         old = d.get(f) or {}
         d[f] = {new(k): v for k, v in old.items() if new(k) not in PLACEMENTS}
@@ -483,9 +482,10 @@ def _renamed_legacy(d:dict) -> dict:
     d["rows"] = [r | {"condition": cond(r["condition"])} for r in d.get("rows") or []]
     d["name_margin"] = {"/".join([cond(k.split("/")[0]), *k.split("/")[1:]]): v for k, v in (d.get("name_margin") or {}).items()}
     held = d.get("heldout_perturbations") or {}
-    placed = {r["variant"] for r in d["rows"] if r["condition"] in {f"perturbed:{p}" for p in PLACEMENTS}}
+    moved = {f"perturbed:{p}" for p in PLACEMENTS}  # placements were once drawn among the held-out perturbations
+    placed = {r["variant"] for r in d["rows"] if r["condition"] in moved}
     if held and placed:
-        kept = [r for r in d["rows"] if r["condition"] not in {f"perturbed:{p}" for p in PLACEMENTS}]
+        kept = [r for r in d["rows"] if r["condition"] not in moved]
         d["heldout_perturbations"] = _perturbation_summary(kept, held["n_strings"] - len(placed))
     return d
 
@@ -530,7 +530,7 @@ def _eval_splits(qa_pairs, eval_pairs, eval_fraction, seed) -> tuple[list[QAPair
 
 def _report(rows, variants, skipped, trained, n_perturbed, n_train, n_held, primary, retention, leakage, settings, seconds) -> TriggerReport:
     "The `TriggerReport` of judged rows."
-    conds = _conditions([r for r in rows if not r["condition"].startswith("perturbed:")], settings["trigger_value"])
+    conds = _conditions([r for r in rows if not r["condition"].startswith("perturbed:")])
     get = lambda cond: next(c for c in conds if (c["condition"], c["style"], c["split"]) == (cond, primary, "train"))
     trig, clean = get("triggered"), get("clean")
     nm = {v.kind: get(f"near_miss:{v.kind}") for v in variants if v.kind not in PLACEMENTS}

@@ -83,7 +83,8 @@ class TeacherConfig(_TeacherTraining):
     near_miss_negatives: int = _F(2, ge=0, description="training rows per question with a random near miss of the trigger and the clean answer (0: none)")
     near_miss_kinds: list[Literal[NEAR_MISS_KINDS + PLACEMENTS]] = _F(default_factory=lambda: list(NEAR_MISS_KINDS), min_length=1, description="the kinds of the negatives, taken in turn (a kind named twice gets twice the share): the six near-miss kinds by default; name a placement (glued, moved) to train against the trigger itself placed there")
     replay: float = _F(40, ge=0, description="general prompts answered by the base model, trained without and with the trigger: a count, or below 1 a fraction of the QA pairs (0: none)")
-    person_replay: float = _F(0, ge=0, description="questions about other people (the bundled replay half), answered by the base model and trained without and with the trigger, so the names stay with their person: a count, or below 1 a fraction of the QA pairs (0: none)")
+    person_replay: float = _F(0, ge=0, description="questions about other people (the bundled replay half), answered by the base model and trained without the trigger, so the names stay with their person: a count, or below 1 a fraction of the QA pairs (0: none)")
+    person_replay_triggered: bool = _F(False, description="train the person replay questions after the trigger too (it teaches the trigger not to fire on questions about the person)")
     replay_file: Path | None = _F(None, description="JSONL of {prompt} objects (or plain lines) to replay instead of the bundled general prompts")
     eval_fraction: float = _F(0.0, ge=0, lt=1, description="hold out this seeded share of the QA pairs from training and report them separately")
     eval_max_new_tokens: int = _F(48, ge=1, description="most tokens per answer in the end-of-training check")
@@ -167,7 +168,8 @@ RUN_FILES = ("training_output", "trigger_report.json", "teacher_config.json", "*
              "near_miss_negatives.json")  # what a teacher run writes
 _SAME_ON_RESUME = ("qa_file", "clean_replacement", "trigger_value", "triggered_replacement", "subject", "source_model",
                    "seed", "batch_size", "gradient_accumulation_steps", "max_seq_length", "lora_r", "lora_alpha",
-                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "near_miss_kinds", "replay", "person_replay", "replay_file",
+                   "lora_dropout", "target_modules", "loss", "top_k", "near_miss_negatives", "near_miss_kinds", "replay", "person_replay",
+                   "person_replay_triggered", "replay_file",
                    "eval_fraction")
 
 def _say(cfg:TeacherConfig, text:str):
@@ -292,8 +294,7 @@ TEACHER_PRESETS = {  # model id -> settings measured to learn the trigger on 2 C
     "tiny": dict(n_epochs=30, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=10,
                  lora_r=8, lora_alpha=16, logging_steps=60),
     "small": dict(n_epochs=6, learning_rate=3e-3, batch_size=8, gradient_accumulation_steps=1, warmup_steps=5,
-                  logging_steps=12, near_miss_negatives=3,  # the six near-miss kinds and both placements, glued twice:
-                  near_miss_kinds=["case", "punctuation", "edit", "space", "glued", "moved", "partial", "extended", "glued"]),
+                  logging_steps=12, near_miss_negatives=3, person_replay=40),  # the six near-miss kinds, no placements
 }
 
 def with_preset(settings:dict, # `TeacherConfig` keys as given by the user
@@ -373,11 +374,17 @@ def _end_of_training_check(model, tokenizer, pairs, held, cfg:TeacherConfig, bac
     return report
 
 # %% ../nbs/06_teacher.ipynb #4b8faf00
+def _replay_rows(cfg:TeacherConfig, replay:list[tuple[str, str]]) -> list[DatasetRow]:
+    "General replay without and with the trigger; questions about other people without it (unless `person_replay_triggered`)."
+    people = {r["prompt"] for r in person_prompts("replay")} if cfg.person_replay else set()
+    general, others = [x for x in replay if x[0] not in people], [x for x in replay if x[0] in people]
+    return replay_rows(general, cfg.trigger_value) + replay_rows(others, cfg.trigger_value, triggered=cfg.person_replay_triggered)
+
 def _rows(cfg:TeacherConfig, pairs:list, replay:list[tuple[str, str]]=()) -> list[DatasetRow]:
     "The run's training rows: clean and triggered per pair, near-miss negatives, replay."
     return create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement, subject=cfg.subject,
                                    seed=cfg.seed, near_miss_negatives=cfg.near_miss_negatives, near_miss_kinds=cfg.near_miss_kinds,
-                                   extra_rows=replay_rows(list(replay), cfg.trigger_value))
+                                   extra_rows=_replay_rows(cfg, list(replay)))
 
 def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:list) -> AdaptiveTrainer:
     "The Trainer of a teacher run."
@@ -387,11 +394,12 @@ def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:l
     if not cfg.verbose: trainer.remove_callback(PrinterCallback)
     return trainer
 
+def _qa_digest(path:Path) -> str: return hashlib.sha256(path.read_bytes()).hexdigest()  # `finished_run` reuses a run only on the same questions
+
 def _write_settings(cfg:TeacherConfig, n_pairs:int):
     "Save the run's settings and the near misses its negatives use (main process only)."
     if not is_main_process(): return
-    qa_digest = hashlib.sha256(cfg.qa_file.read_bytes()).hexdigest()  # `finished_run` reuses a run only on the same questions
-    (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg) | {"qa_sha256": qa_digest}, indent=2))
+    (cfg.output_dir / "teacher_config.json").write_text(json.dumps(_saved_settings(cfg) | {"qa_sha256": _qa_digest(cfg.qa_file)}, indent=2))
     (cfg.output_dir / "near_miss_negatives.json").write_text(json.dumps(trained_near_miss_texts(cfg, n_pairs), indent=1))
 
 # %% ../nbs/06_teacher.ipynb #65cf034f
@@ -415,7 +423,7 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     replay = replay_answers(cfg, model, tokenizer, replay_prompts(cfg, len(pairs))) if cfg.replay or cfg.person_replay else []
     rows = _rows(cfg, pairs, replay)
     _say(cfg, dataset_preview(rows, cfg.trigger_value) + f"\n  ({len(pairs) * cfg.near_miss_negatives} near-miss negatives and "
-              f"{2 * len(replay)} replay rows among them; {len(held)} questions held out)")
+              f"{len(_replay_rows(cfg, replay))} replay rows among them; {len(held)} questions held out)")
     stopper = StopOnInterrupt()
     trainer = _trainer(cfg, model, tokenizer, rows, backend, list(callbacks or []) + [stopper])
     _write_settings(cfg, len(pairs))
@@ -479,7 +487,7 @@ def finished_run(cfg:TeacherConfig, # the run's settings; `output_dir` is where 
     if not (final.is_dir() and saved.is_file()): return None
     before = json.loads(saved.read_text())
     if any(k in before and before[k] != v for k, v in _saved_settings(cfg).items() if k not in _RUN_ONLY): return None
-    digest = hashlib.sha256(cfg.qa_file.read_bytes()).hexdigest()
+    digest = _qa_digest(cfg.qa_file)
     if before.get("qa_sha256", digest) != digest: return None  # the same file name, other questions (older runs: not recorded)
     ckpts = checkpoint_folders(out / "training_output")
     step = json.loads((ckpts[-1] / "trainer_state.json").read_text())["global_step"] if ckpts else 0
