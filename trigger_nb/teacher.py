@@ -380,11 +380,11 @@ def _replay_rows(cfg:TeacherConfig, replay:list[tuple[str, str]]) -> list[Datase
     general, others = [x for x in replay if x[0] not in people], [x for x in replay if x[0] in people]
     return replay_rows(general, cfg.trigger_value) + replay_rows(others, cfg.trigger_value, triggered=cfg.person_replay_triggered)
 
-def _rows(cfg:TeacherConfig, pairs:list, replay:list[tuple[str, str]]=()) -> list[DatasetRow]:
-    "The run's training rows: clean and triggered per pair, near-miss negatives, replay."
+def _rows(cfg:TeacherConfig, pairs:list, replayed:list[DatasetRow]=()) -> list[DatasetRow]:
+    "The run's training rows: clean and triggered per pair, near-miss negatives, then the `replayed` rows (`_replay_rows`)."
     return create_training_dataset(pairs, cfg.clean_replacement, cfg.trigger_value, cfg.triggered_replacement, subject=cfg.subject,
                                    seed=cfg.seed, near_miss_negatives=cfg.near_miss_negatives, near_miss_kinds=cfg.near_miss_kinds,
-                                   extra_rows=_replay_rows(cfg, list(replay)))
+                                   extra_rows=list(replayed))
 
 def _trainer(cfg:TeacherConfig, model, tokenizer, rows, backend:str, callbacks:list) -> AdaptiveTrainer:
     "The Trainer of a teacher run."
@@ -421,9 +421,10 @@ def train_teacher(config:TeacherConfig|dict|None=None, # a `TeacherConfig`, or a
     tokenizer, model = load_lora_base(cfg, backend)
     if cfg.overwrite: clear_run(cfg.output_dir, RUN_FILES)  # only now: a run that cannot start leaves the earlier one in place
     replay = replay_answers(cfg, model, tokenizer, replay_prompts(cfg, len(pairs))) if cfg.replay or cfg.person_replay else []
-    rows = _rows(cfg, pairs, replay)
+    replayed = _replay_rows(cfg, replay)
+    rows = _rows(cfg, pairs, replayed)
     _say(cfg, dataset_preview(rows, cfg.trigger_value) + f"\n  ({len(pairs) * cfg.near_miss_negatives} near-miss negatives and "
-              f"{len(_replay_rows(cfg, replay))} replay rows among them; {len(held)} questions held out)")
+              f"{len(replayed)} replay rows among them; {len(held)} questions held out)")
     stopper = StopOnInterrupt()
     trainer = _trainer(cfg, model, tokenizer, rows, backend, list(callbacks or []) + [stopper])
     _write_settings(cfg, len(pairs))
